@@ -1,0 +1,55 @@
+# Two set-up commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+export DJANGO_SETTINGS_MODULE ?= helpdesk.settings.local
+# The embedded Postgres wheel keeps its lock file in the runtime dir; /tmp is fine.
+export XDG_RUNTIME_DIR ?= /tmp
+
+.PHONY: install run serve migrate seed test lint format clean
+
+$(STAMP): requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: seed
+	@echo
+	@echo "  Support Copilot is starting on http://$(HOST):$(PORT)/"
+	@echo "    Admin:       http://$(HOST):$(PORT)/admin/   (admin / admin-demo-pass)"
+	@echo "    API docs:    http://$(HOST):$(PORT)/api/docs/"
+	@echo "    Health:      http://$(HOST):$(PORT)/health"
+	@echo "  Agents jana, marek, alice sign in with agent-demo-pass. Ctrl-C stops it."
+	@echo
+	exec $(BIN)/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application
+
+serve: install
+	exec $(BIN)/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,16 @@
+"""Development on one machine: debug on, embedded database, eager Celery."""
+
+from helpdesk.env import env_bool, env_str
+
+from .base import *  # noqa: F403
+
+DEBUG = True
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
+# Serve static files straight from the app folders, no collectstatic needed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+DEMO_SEED_ALLOWED = env_bool("DEMO_SEED_ALLOWED", True)

@@ -1,0 +1,22 @@
+"""Production: secrets come from the environment, HTTPS hardening on, Redis required."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from helpdesk.env import env_bool, env_int
+
+from .base import *  # noqa: F403
+from .base import REDIS_URL, SECRET_KEY
+
+DEBUG = False
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
+if not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_URL must be set in production (channel layer and Celery broker).")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_CONTENT_TYPE_NOSNIFF = True

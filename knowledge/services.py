@@ -1,0 +1,117 @@
+import hashlib
+
+from django.contrib.postgres.search import SearchVector
+from django.db import transaction
+from django.db.models import Value
+from django.utils import timezone
+
+from knowledge.chunking import article_chunks
+from knowledge.embeddings import embedder_get
+from knowledge.models import Article, ArticleChunk, Category
+
+
+def category_upsert(*, slug: str, name: str, description: str = "", position: int = 0) -> Category:
+    category, _ = Category.objects.update_or_create(
+        slug=slug, defaults={"name": name, "description": description, "position": position}
+    )
+    return category
+
+
+def article_upsert(
+    *,
+    locale: str,
+    slug: str,
+    title: str,
+    body: str,
+    category: Category | None,
+    tags: list[str],
+    status: str = Article.Status.PUBLISHED,
+) -> Article:
+    """Create or update an article by (locale, slug) and schedule its indexing after commit."""
+    article = Article.objects.filter(locale=locale, slug=slug).first() or Article(locale=locale, slug=slug)
+    article.title = title
+    article.body = body
+    article.category = category
+    article.tags = tags
+    article.status = status
+    article.full_clean()
+    return article_save(article=article)
+
+
+def article_save(*, article: Article) -> Article:
+    """Save an edited article (admin or import) and schedule its indexing after commit."""
+    if article.status == Article.Status.PUBLISHED and article.published_at is None:
+        article.published_at = timezone.now()
+    article.save()
+    article_index_schedule(article_id=article.pk)
+    return article
+
+
+def article_status_set(*, article_ids: list[int], status: str) -> int:
+    """Publish or unpublish articles in bulk; returns how many changed."""
+    now = timezone.now()
+    changed = 0
+    for article in Article.objects.filter(pk__in=article_ids).exclude(status=status):
+        article.status = status
+        if status == Article.Status.PUBLISHED and article.published_at is None:
+            article.published_at = now
+        article.save(update_fields=["status", "published_at", "updated_at"])
+        changed += 1
+    return changed
+
+
+def article_reindex_schedule(*, article_ids: list[int]) -> None:
+    """Force re-chunking and re-embedding, e.g. after editing the chunker."""
+    Article.objects.filter(pk__in=article_ids).update(indexed_hash="")
+    for article_id in article_ids:
+        article_index_schedule(article_id=article_id)
+
+
+def article_index_schedule(*, article_id: int) -> None:
+    from knowledge.tasks import article_index_task
+
+    transaction.on_commit(lambda: article_index_task.delay(article_id))
+
+
+def article_content_hash(*, article: Article, model_name: str) -> str:
+    payload = "\x1f".join([model_name, article.title, article.body])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def article_index(*, article: Article, force: bool = False) -> int:
+    """Re-chunk and re-embed an article if its content or the embedding model changed.
+
+    Returns the number of chunks written, 0 when the stored chunks were current.
+    """
+    embedder = embedder_get()
+    content_hash = article_content_hash(article=article, model_name=embedder.model_name)
+    if not force and article.indexed_hash == content_hash and article.chunks.exists():
+        return 0
+
+    chunks = article_chunks(title=article.title, body=article.body)
+    # The title and heading go into the embedded text so short sections keep their topic.
+    vectors = embedder.embed_passages([f"{article.title}. {c.heading}.\n{c.text}" for c in chunks])
+    with transaction.atomic():
+        ArticleChunk.objects.filter(article=article).delete()
+        ArticleChunk.objects.bulk_create(
+            ArticleChunk(
+                article=article,
+                ordinal=chunk.ordinal,
+                text=chunk.text,
+                heading=chunk.heading,
+                anchor=chunk.anchor,
+                token_count=chunk.token_count,
+                embedding=vector.tolist(),
+                embedding_model=embedder.model_name,
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        )
+        config = article.search_config
+        ArticleChunk.objects.filter(article=article).update(
+            search_vector=SearchVector(Value(article.title), config=config, weight="A")
+            + SearchVector("heading", config=config, weight="A")
+            + SearchVector("text", config=config, weight="B")
+        )
+        Article.objects.filter(pk=article.pk).update(indexed_hash=content_hash)
+    article.indexed_hash = content_hash
+    return len(chunks)
