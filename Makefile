@@ -7,6 +7,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
+# Optional local overrides, one KEY=value a line (see .env.example).
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
 export DJANGO_SETTINGS_MODULE ?= helpdesk.settings.local
 # The embedded Postgres wheel keeps its lock file in the runtime dir; /tmp is fine.
 export XDG_RUNTIME_DIR ?= /tmp

@@ -1,20 +1,23 @@
-"""Typed readers for environment variables, so settings fail loudly on bad values."""
+"""Typed readers for environment variables, so settings fail loudly on bad values.
+
+An empty value counts as unset, so a copied `.env.example` keeps every default.
+"""
 
 import os
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    return os.environ.get(name, "").strip() or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
+    raw = os.environ.get(name, "")
+    if not raw.strip():
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -35,7 +38,7 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
+    raw = os.environ.get(name, "")
+    if not raw.strip():
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]

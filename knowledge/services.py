@@ -34,7 +34,6 @@ def article_upsert(
     article.category = category
     article.tags = tags
     article.status = status
-    article.full_clean()
     return article_save(article=article)
 
 
@@ -42,6 +41,7 @@ def article_save(*, article: Article) -> Article:
     """Save an edited article (admin or import) and schedule its indexing after commit."""
     if article.status == Article.Status.PUBLISHED and article.published_at is None:
         article.published_at = timezone.now()
+    article.full_clean()
     article.save()
     article_index_schedule(article_id=article.pk)
     return article

@@ -9,7 +9,8 @@ from helpdesk.embedded_pg import embedded_database
 from helpdesk.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / ".data")))
+# Relative paths are taken from the project root; absolute ones are used as they are.
+DATA_DIR = BASE_DIR / env_str("DATA_DIR", ".data")
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -71,7 +72,7 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 else:
-    DATABASES = {"default": embedded_database(data_dir=Path(env_str("EMBEDDED_PG_DIR", str(DATA_DIR / "pg"))))}
+    DATABASES = {"default": embedded_database(data_dir=BASE_DIR / env_str("EMBEDDED_PG_DIR", str(DATA_DIR / "pg")))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

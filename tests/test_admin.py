@@ -1,0 +1,113 @@
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from knowledge.models import Article
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+FACTORIES = {
+    "auth.user": factories.UserFactory,
+    "auth.group": lambda: Group.objects.create(name="Billing"),
+    "crm.customer": factories.CustomerFactory,
+    "crm.account": factories.AccountFactory,
+    "crm.product": factories.ProductFactory,
+    "crm.order": lambda: factories.OrderItemFactory().order,
+    "helpdesk.conversation": lambda: factories.MessageFactory().conversation,
+    "helpdesk.message": factories.MessageFactory,
+    "helpdesk.ticket": factories.TicketFactory,
+    "helpdesk.agentprofile": factories.AgentProfileFactory,
+    "knowledge.category": factories.CategoryFactory,
+    "knowledge.article": lambda: factories.ArticleChunkFactory().article,
+    "knowledge.articlechunk": factories.ArticleChunkFactory,
+}
+REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
+
+
+def admin_url(label: str, view: str, *args) -> str:
+    app_label, model_name = label.split(".")
+    return reverse(f"admin:{app_label}_{model_name}_{view}", args=args)
+
+
+def test_every_registered_model_has_a_factory_here():
+    assert set(REGISTERED) == set(FACTORIES)
+
+
+@pytest.mark.parametrize("label", REGISTERED)
+def test_staff_can_open_changelist_search_and_change_page(staff_client, label):
+    obj = FACTORIES[label]()
+    changelist = staff_client.get(admin_url(label, "changelist"))
+    assert changelist.status_code == 200
+    assert staff_client.get(admin_url(label, "changelist"), {"q": "test"}).status_code == 200
+    change = staff_client.get(admin_url(label, "change", obj.pk))
+    assert change.status_code == 200
+
+
+@pytest.mark.parametrize("label", REGISTERED)
+def test_staff_can_open_add_page_where_adding_is_allowed(staff_client, label):
+    model_admin = next(a for m, a in admin.site._registry.items() if m._meta.label_lower == label)
+    response = staff_client.get(admin_url(label, "add"))
+    expected = 200 if model_admin.has_add_permission(response.wsgi_request) else 403
+    assert response.status_code == expected
+
+
+@pytest.mark.parametrize("label", REGISTERED)
+def test_anonymous_user_is_redirected_to_login(client, label):
+    response = client.get(admin_url(label, "changelist"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_agent_without_staff_flag_cannot_use_admin(client):
+    agent = factories.AgentProfileFactory().user
+    client.force_login(agent)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_list_filters_work_on_the_busy_lists(staff_client):
+    factories.OrderFactory(status="pending")
+    factories.TicketFactory(priority="urgent")
+    assert staff_client.get(admin_url("crm.order", "changelist"), {"status__exact": "pending"}).status_code == 200
+    response = staff_client.get(admin_url("helpdesk.ticket", "changelist"), {"priority__exact": "urgent"})
+    assert response.status_code == 200
+    assert "Customer asks for a human" in response.content.decode()
+
+
+def test_publish_action_publishes_drafts(staff_client):
+    draft = factories.ArticleFactory(status="draft", published_at=None)
+    response = staff_client.post(
+        admin_url("knowledge.article", "changelist"),
+        {"action": "publish", "_selected_action": [draft.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    draft.refresh_from_db()
+    assert draft.is_published
+
+
+def test_saving_an_article_in_admin_indexes_it(staff_client, django_capture_on_commit_callbacks):
+    category = factories.CategoryFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            admin_url("knowledge.article", "add"),
+            {
+                "title": "Gift cards",
+                "slug": "gift-cards",
+                "body": "Gift cards never expire.\n\n## Balance\nSee it in your account.",
+                "locale": "en",
+                "status": "published",
+                "category": category.pk,
+                "tags": "gift,card",
+                "chunks-TOTAL_FORMS": "0",
+                "chunks-INITIAL_FORMS": "0",
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    article = Article.objects.get(slug="gift-cards")
+    assert article.published_at is not None
+    assert article.tags == ["gift", "card"]
+    assert list(article.chunks.values_list("anchor", flat=True)) == ["", "balance"]

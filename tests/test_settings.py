@@ -1,0 +1,92 @@
+"""Settings helpers: environment parsing and the embedded database's safety checks."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from helpdesk.embedded_pg import embedded_database
+from helpdesk.env import env_bool, env_int, env_list, env_str
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("off", False), (" no ", False)])
+def test_env_bool_parses_common_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("FLAG", raw)
+    assert env_bool("FLAG") is expected
+
+
+def test_empty_values_keep_the_defaults(monkeypatch):
+    # A copied .env.example has many `NAME=` lines; they must not switch things off.
+    for name in ("FLAG", "TEXT", "N", "HOSTS"):
+        monkeypatch.setenv(name, "")
+    assert env_bool("FLAG", True) is True
+    assert env_str("TEXT", "fallback") == "fallback"
+    assert env_int("N", 5) == 5
+    assert env_list("HOSTS", ["x"]) == ["x"]
+
+
+def test_env_bool_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="FLAG must be a boolean"):
+        env_bool("FLAG")
+
+
+def test_env_int_and_list(monkeypatch):
+    monkeypatch.setenv("N", "12")
+    monkeypatch.setenv("HOSTS", "a.example, b.example,,")
+    assert env_int("N", 1) == 12
+    assert env_int("UNSET_N", 7) == 7
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+    monkeypatch.setenv("N", "twelve")
+    with pytest.raises(ImproperlyConfigured, match="N must be an integer"):
+        env_int("N", 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the check applies to root only")
+def test_embedded_database_refuses_a_data_dir_under_root_home():
+    with pytest.raises(ImproperlyConfigured, match="under /root"):
+        embedded_database(data_dir=Path("/root/helpdesk-data/pg"))
+
+
+def test_tests_run_on_postgresql():
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def test_production_settings_demand_secrets(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+    sys.modules.pop("helpdesk.settings.production", None)
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
+        importlib.import_module("helpdesk.settings.production")
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "x" * 50)
+    sys.modules.pop("helpdesk.settings.base", None)
+    sys.modules.pop("helpdesk.settings.production", None)
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
+        importlib.import_module("helpdesk.settings.production")
+
+
+def read_variables() -> set[str]:
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r'env_(?:str|bool|int|list)\("([A-Z0-9_]+)"')
+    return {
+        name
+        for app in ("helpdesk", "crm", "knowledge", "copilot")
+        for path in (root / app).rglob("*.py")
+        for name in pattern.findall(path.read_text(encoding="utf-8"))
+    }
+
+
+def test_env_example_and_readme_list_every_variable_the_code_reads():
+    root = Path(__file__).resolve().parent.parent
+    names = read_variables()
+    assert "DATABASE_URL" in names
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^([A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    assert names - listed == set(), "missing from .env.example"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert {n for n in names if f"`{n}`" not in readme} == set(), "missing from the README table"
