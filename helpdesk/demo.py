@@ -20,8 +20,8 @@ from crm.models import Account, Customer, Order, Product
 from crm.services import OrderLine, account_upsert, customer_upsert, order_upsert, product_upsert
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import agent_upsert, conversation_resolve, conversation_start, message_add, ticket_escalate
-from knowledge.markdown_files import article_files_read
-from knowledge.services import article_upsert, category_upsert
+from knowledge.importing import kb_import, kb_rows_read
+from knowledge.services import category_upsert
 
 DEMO_KB_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "demo_kb"
 
@@ -262,20 +262,11 @@ def demo_seed(*, now: datetime | None = None) -> dict[str, int]:
     ]
     order_count = _seed_orders(customers=list(customers.values()), products=products, now=now)
 
-    categories = {
-        slug: category_upsert(slug=slug, name=name, description=description, position=position)
-        for position, (slug, name, description) in enumerate(CATEGORIES)
-    }
-    article_files = article_files_read(root=DEMO_KB_DIR)
-    for file in article_files:
-        article_upsert(
-            locale=file.locale,
-            slug=file.slug,
-            title=file.title,
-            body=file.body,
-            category=categories[file.category],
-            tags=file.tags,
-        )
+    for position, (slug, name, description) in enumerate(CATEGORIES):
+        category_upsert(slug=slug, name=name, description=description, position=position)
+    report = kb_import(rows=kb_rows_read(path=DEMO_KB_DIR))
+    if report.problems:
+        raise ValueError(f"The demo knowledge base has bad files: {report.problems}")
 
     _seed_conversations(customers=customers, agents=agents, now=now)
     return {
@@ -284,7 +275,7 @@ def demo_seed(*, now: datetime | None = None) -> dict[str, int]:
         "products": len(products),
         "orders": order_count,
         "agents": len(agents),
-        "articles": len(article_files),
+        "articles": report.created + report.updated + report.unchanged,
         "conversations": Conversation.objects.filter(subject__startswith="demo-").count(),
         "messages": Message.objects.filter(conversation__subject__startswith="demo-").count(),
         "tickets": Ticket.objects.filter(conversation__subject__startswith="demo-").count(),

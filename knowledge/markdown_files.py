@@ -1,4 +1,4 @@
-"""Read articles stored as Markdown files with a small front-matter block.
+"""Parse an article stored as a Markdown file with a small front-matter block.
 
 ```
 ---
@@ -11,9 +11,8 @@ Body in Markdown…
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
-REQUIRED_FIELDS = ("title", "category")
+REQUIRED_FIELDS = ("title",)
 
 
 class ArticleFileError(ValueError):
@@ -28,6 +27,7 @@ class ArticleFile:
     category: str
     tags: list[str]
     body: str
+    meta: dict[str, str]
 
 
 def article_file_parse(*, text: str, slug: str, locale: str) -> ArticleFile:
@@ -53,14 +53,12 @@ def article_file_parse(*, text: str, slug: str, locale: str) -> ArticleFile:
     if not body:
         raise ArticleFileError(f"{slug}: the article has no body")
     tags = [t.strip() for t in meta.get("tags", "").split(",") if t.strip()]
-    return ArticleFile(slug=slug, locale=locale, title=meta["title"], category=meta["category"], tags=tags, body=body)
-
-
-def article_files_read(*, root: Path) -> list[ArticleFile]:
-    """Read ``root/<locale>/<slug>.md`` files, sorted by locale and slug."""
-    articles = []
-    for path in sorted(root.glob("*/*.md")):
-        articles.append(
-            article_file_parse(text=path.read_text(encoding="utf-8"), slug=path.stem, locale=path.parent.name)
-        )
-    return articles
+    return ArticleFile(
+        slug=slug,
+        locale=locale,
+        title=meta["title"],
+        category=meta.get("category", ""),
+        tags=tags,
+        body=body,
+        meta=meta,
+    )

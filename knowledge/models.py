@@ -33,6 +33,8 @@ class Article(models.Model):
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=120)
+    # The id in the system an article was imported from; imports upsert by it.
+    external_id = models.CharField(max_length=200, blank=True, default="")
     body = models.TextField(help_text="Markdown. Use ## headings for sections; each becomes a citable anchor.")
     locale = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
@@ -40,6 +42,8 @@ class Article(models.Model):
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     # sha256 of what was last chunked and embedded; unchanged content is not re-embedded.
     indexed_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # FAQ-style questions match titles well, so the title has a vector of its own.
+    title_embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True, editable=False)
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -48,6 +52,9 @@ class Article(models.Model):
         ordering = ["locale", "title"]
         constraints = [
             models.UniqueConstraint(fields=["locale", "slug"], name="knowledge_article_locale_slug_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=~Q(external_id=""), name="knowledge_article_external_id_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["draft", "published"]), name="knowledge_article_status_valid"
             ),
@@ -60,6 +67,13 @@ class Article(models.Model):
         indexes = [
             models.Index(fields=["status", "locale", "category"], name="knowledge_article_list_idx"),
             GinIndex(fields=["tags"], name="knowledge_article_tags_idx"),
+            HnswIndex(
+                name="knowledge_article_title_hnsw",
+                fields=["title_embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -105,3 +119,48 @@ class ArticleChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article.slug} #{self.ordinal}"
+
+
+class KnowledgeGap(models.Model):
+    """Customer questions the knowledge base could not answer confidently, grouped by similarity."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        IGNORED = "ignored", "Ignored"
+
+    question = models.TextField(help_text="The first question of the group.")
+    locale = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
+    # Recent paraphrases of the question, newest first, for the curator.
+    examples = models.JSONField(default=list, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    best_confidence = models.FloatField(help_text="The highest retrieval confidence seen for this group.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-count", "-last_seen_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "resolved", "ignored"]), name="knowledge_gap_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(count__gte=1), name="knowledge_gap_count_positive"),
+            models.CheckConstraint(
+                condition=Q(best_confidence__gte=0) & Q(best_confidence__lte=1), name="knowledge_gap_confidence_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-count"], name="knowledge_gap_list_idx"),
+            HnswIndex(
+                name="knowledge_gap_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question[:80]} (×{self.count})"

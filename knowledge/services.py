@@ -1,4 +1,5 @@
 import hashlib
+from collections.abc import Callable
 
 from django.contrib.postgres.search import SearchVector
 from django.db import transaction
@@ -15,26 +16,6 @@ def category_upsert(*, slug: str, name: str, description: str = "", position: in
         slug=slug, defaults={"name": name, "description": description, "position": position}
     )
     return category
-
-
-def article_upsert(
-    *,
-    locale: str,
-    slug: str,
-    title: str,
-    body: str,
-    category: Category | None,
-    tags: list[str],
-    status: str = Article.Status.PUBLISHED,
-) -> Article:
-    """Create or update an article by (locale, slug) and schedule its indexing after commit."""
-    article = Article.objects.filter(locale=locale, slug=slug).first() or Article(locale=locale, slug=slug)
-    article.title = title
-    article.body = body
-    article.category = category
-    article.tags = tags
-    article.status = status
-    return article_save(article=article)
 
 
 def article_save(*, article: Article) -> Article:
@@ -60,6 +41,20 @@ def article_status_set(*, article_ids: list[int], status: str) -> int:
     return changed
 
 
+def articles_reindex(*, force: bool = False, on_article: Callable[[Article, int], None] | None = None) -> int:
+    """Index every article now, skipping current ones unless ``force``; returns how many were rebuilt.
+
+    Chunks embedded by another model, or by an older chunker, count as stale.
+    """
+    rebuilt = 0
+    for article in Article.objects.order_by("pk").iterator(chunk_size=100):
+        written = article_index(article=article, force=force)
+        rebuilt += bool(written)
+        if on_article:
+            on_article(article, written)
+    return rebuilt
+
+
 def article_reindex_schedule(*, article_ids: list[int]) -> None:
     """Force re-chunking and re-embedding, e.g. after editing the chunker."""
     Article.objects.filter(pk__in=article_ids).update(indexed_hash="")
@@ -73,8 +68,12 @@ def article_index_schedule(*, article_id: int) -> None:
     transaction.on_commit(lambda: article_index_task.delay(article_id))
 
 
+# Bump when chunking or what gets embedded changes, so every article is re-indexed.
+INDEX_VERSION = "2"
+
+
 def article_content_hash(*, article: Article, model_name: str) -> str:
-    payload = "\x1f".join([model_name, article.title, article.body])
+    payload = "\x1f".join([INDEX_VERSION, model_name, article.title, article.body])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -88,9 +87,12 @@ def article_index(*, article: Article, force: bool = False) -> int:
     if not force and article.indexed_hash == content_hash and article.chunks.exists():
         return 0
 
-    chunks = article_chunks(title=article.title, body=article.body)
-    # The title and heading go into the embedded text so short sections keep their topic.
-    vectors = embedder.embed_passages([f"{article.title}. {c.heading}.\n{c.text}" for c in chunks])
+    chunks = article_chunks(title=article.title, body=article.body, count_tokens=embedder.count_tokens)
+    # The title and heading go into each embedded text so short sections keep their topic;
+    # the title also gets a vector of its own, since questions often paraphrase it.
+    texts = [article.title] + [f"{article.title}. {c.heading}.\n{c.text}" for c in chunks]
+    vectors = embedder.embed_passages(texts)
+    title_vector, chunk_vectors = vectors[0], vectors[1:]
     with transaction.atomic():
         ArticleChunk.objects.filter(article=article).delete()
         ArticleChunk.objects.bulk_create(
@@ -104,7 +106,7 @@ def article_index(*, article: Article, force: bool = False) -> int:
                 embedding=vector.tolist(),
                 embedding_model=embedder.model_name,
             )
-            for chunk, vector in zip(chunks, vectors, strict=True)
+            for chunk, vector in zip(chunks, chunk_vectors, strict=True)
         )
         config = article.search_config
         ArticleChunk.objects.filter(article=article).update(
@@ -112,6 +114,6 @@ def article_index(*, article: Article, force: bool = False) -> int:
             + SearchVector("heading", config=config, weight="A")
             + SearchVector("text", config=config, weight="B")
         )
-        Article.objects.filter(pk=article.pk).update(indexed_hash=content_hash)
+        Article.objects.filter(pk=article.pk).update(indexed_hash=content_hash, title_embedding=title_vector.tolist())
     article.indexed_hash = content_hash
     return len(chunks)

