@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from helpdesk import views
+from knowledge.api import KbSearchView
 
 admin.site.site_header = "Support Copilot administration"
 admin.site.site_title = "Support Copilot"
@@ -12,6 +13,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("help/", include("knowledge.urls")),
+    path("api/kb/search", KbSearchView.as_view(), name="api-kb-search"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

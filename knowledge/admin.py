@@ -1,9 +1,17 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from knowledge.models import Article, ArticleChunk, Category
-from knowledge.services import article_reindex_schedule, article_save, article_status_set
+from knowledge.forms import TryRetrievalForm
+from knowledge.models import Article, ArticleChunk, Category, KnowledgeGap
+from knowledge.rendering import article_render_html
+from knowledge.selectors import kb_search
+from knowledge.services import article_reindex_schedule, article_save, article_status_set, knowledge_gap_status_set
 
 
 @admin.register(Category)
@@ -34,11 +42,16 @@ class ArticleChunkInline(admin.TabularInline):
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
-    list_display = ["title", "locale", "category", "status", "chunk_count", "updated_at"]
+    list_display = ["title", "locale", "category", "status", "chunk_count", "updated_at", "help_link"]
     list_filter = ["status", "locale", "category"]
-    search_fields = ["title", "slug", "body", "tags"]
+    search_fields = ["title", "slug", "body", "tags", "external_id"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["published_at", "created_at", "updated_at", "indexed_hash"]
+    readonly_fields = ["preview", "external_id", "published_at", "created_at", "updated_at", "indexed_hash"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "locale", "status", "category", "tags", "body"]}),
+        ("Preview", {"fields": ["preview"], "description": "As the help centre renders it, after saving."}),
+        ("Indexing", {"classes": ["collapse"], "fields": ["external_id", "indexed_hash", "published_at"]}),
+    ]
     list_select_related = ["category"]
     actions = ["publish", "unpublish", "reembed"]
     inlines = [ArticleChunkInline]
@@ -46,9 +59,29 @@ class ArticleAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_chunk_count=Count("chunks"))
 
+    def get_urls(self):
+        urls = super().get_urls()
+        try_retrieval = path(
+            "try-retrieval/", self.admin_site.admin_view(self.try_retrieval_view), name="knowledge_try_retrieval"
+        )
+        return [try_retrieval, *urls]
+
     @admin.display(description="chunks", ordering="_chunk_count")
     def chunk_count(self, obj: Article) -> int:
         return obj._chunk_count
+
+    @admin.display(description="help centre")
+    def help_link(self, obj: Article) -> str:
+        if not obj.is_published:
+            return "–"
+        suffix = "" if obj.locale == settings.LANGUAGE_CODE else f"?lang={obj.locale}"
+        return format_html('<a href="/help/{}/{}" target="_blank" rel="noopener">view</a>', obj.slug, suffix)
+
+    @admin.display(description="rendered body")
+    def preview(self, obj: Article) -> SafeString | str:
+        if not obj.pk:
+            return "Save the article to see the preview."
+        return format_html('<div class="kb-preview">{}</div>', article_render_html(body=obj.body))
 
     def save_model(self, request: HttpRequest, obj: Article, form, change: bool) -> None:
         article_save(article=obj)
@@ -69,6 +102,31 @@ class ArticleAdmin(admin.ModelAdmin):
         article_reindex_schedule(article_ids=ids)
         self.message_user(request, f"Re-embedding {len(ids)} article(s).", messages.SUCCESS)
 
+    def try_retrieval_view(self, request: HttpRequest) -> HttpResponse:
+        form = TryRetrievalForm(request.GET or None)
+        result = None
+        if form.is_valid():
+            category = form.cleaned_data["category"]
+            result = kb_search(
+                query=form.cleaned_data["q"],
+                locale=form.cleaned_data["locale"],
+                category=category.slug if category else None,
+                limit=form.cleaned_data["limit"],
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Try retrieval",
+            "opts": self.model._meta,
+            "form": form,
+            "result": result,
+            "threshold": settings.KB_ANSWER_THRESHOLD,
+        }
+        return TemplateResponse(request, "admin/knowledge/try_retrieval.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra = {"try_retrieval_url": reverse("admin:knowledge_try_retrieval"), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
 
 @admin.register(ArticleChunk)
 class ArticleChunkAdmin(admin.ModelAdmin):
@@ -84,3 +142,36 @@ class ArticleChunkAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(KnowledgeGap)
+class KnowledgeGapAdmin(admin.ModelAdmin):
+    list_display = ["question", "locale", "count", "confidence", "status", "last_seen_at", "first_seen_at"]
+    list_filter = ["status", "locale", "last_seen_at"]
+    search_fields = ["question", "examples"]
+    readonly_fields = ["question", "locale", "examples", "count", "best_confidence", "first_seen_at", "last_seen_at"]
+    exclude = ["embedding"]
+    actions = ["mark_resolved", "mark_ignored", "reopen"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="best confidence", ordering="best_confidence")
+    def confidence(self, obj: KnowledgeGap) -> str:
+        return f"{obj.best_confidence:.2f}"
+
+    def _set(self, request: HttpRequest, queryset: QuerySet, status: str) -> None:
+        changed = knowledge_gap_status_set(gap_ids=list(queryset.values_list("pk", flat=True)), status=status)
+        self.message_user(request, f"Marked {changed} gap(s) {status}.", messages.SUCCESS)
+
+    @admin.action(description="Mark resolved (an article now answers it)")
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set(request, queryset, KnowledgeGap.Status.RESOLVED)
+
+    @admin.action(description="Ignore (out of scope)")
+    def mark_ignored(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set(request, queryset, KnowledgeGap.Status.IGNORED)
+
+    @admin.action(description="Reopen")
+    def reopen(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set(request, queryset, KnowledgeGap.Status.OPEN)

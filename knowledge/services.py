@@ -1,14 +1,17 @@
 import hashlib
 from collections.abc import Callable
 
+import numpy as np
+from django.conf import settings
 from django.contrib.postgres.search import SearchVector
 from django.db import transaction
 from django.db.models import Value
 from django.utils import timezone
+from pgvector.django import CosineDistance
 
 from knowledge.chunking import article_chunks
 from knowledge.embeddings import embedder_get
-from knowledge.models import Article, ArticleChunk, Category
+from knowledge.models import Article, ArticleChunk, Category, KnowledgeGap
 
 
 def category_upsert(*, slug: str, name: str, description: str = "", position: int = 0) -> Category:
@@ -117,3 +120,49 @@ def article_index(*, article: Article, force: bool = False) -> int:
         Article.objects.filter(pk=article.pk).update(indexed_hash=content_hash, title_embedding=title_vector.tolist())
     article.indexed_hash = content_hash
     return len(chunks)
+
+
+MAX_GAP_EXAMPLES = 5
+
+
+@transaction.atomic
+def knowledge_gap_record(
+    *, question: str, locale: str, confidence: float, embedding: np.ndarray | None = None
+) -> KnowledgeGap:
+    """Count a question the knowledge base could not answer confidently.
+
+    A question close enough to an open gap in the same locale (cosine at least
+    ``KB_GAP_SIMILARITY``) joins that gap; otherwise it opens a new one.
+    """
+    question = " ".join(question.split())[:1000]
+    if not question:
+        raise ValueError("A knowledge gap needs the question text.")
+    confidence = min(1.0, max(0.0, float(confidence)))
+    vector = embedding if embedding is not None else embedder_get().embed_query(question)
+    now = timezone.now()
+    nearest = (
+        KnowledgeGap.objects.select_for_update()
+        .filter(locale=locale, status=KnowledgeGap.Status.OPEN)
+        .annotate(distance=CosineDistance("embedding", vector.tolist()))
+        .order_by("distance")
+        .first()
+    )
+    if nearest is not None and 1 - nearest.distance >= settings.KB_GAP_SIMILARITY:
+        nearest.count += 1
+        nearest.best_confidence = max(nearest.best_confidence, confidence)
+        nearest.last_seen_at = now
+        if question not in nearest.examples and question != nearest.question:
+            nearest.examples = [question, *nearest.examples][:MAX_GAP_EXAMPLES]
+        nearest.save(update_fields=["count", "best_confidence", "last_seen_at", "examples"])
+        return nearest
+    return KnowledgeGap.objects.create(
+        question=question,
+        locale=locale,
+        embedding=vector.tolist(),
+        best_confidence=confidence,
+        last_seen_at=now,
+    )
+
+
+def knowledge_gap_status_set(*, gap_ids: list[int], status: str) -> int:
+    return KnowledgeGap.objects.filter(pk__in=gap_ids).exclude(status=status).update(status=status)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.models import Account, Customer, Order, OrderItem, Product
 from helpdesk.models import AgentProfile, Conversation, Message, Ticket
-from knowledge.models import EMBEDDING_DIMENSIONS, Article, ArticleChunk, Category
+from knowledge.models import EMBEDDING_DIMENSIONS, Article, ArticleChunk, Category, KnowledgeGap
 
 
 def unit_vector(seed: int) -> list[float]:
@@ -145,3 +145,13 @@ class ArticleChunkFactory(factory.django.DjangoModelFactory):
     text = "Chunk text."
     embedding = factory.Sequence(unit_vector)
     embedding_model = "test-model"
+
+
+class KnowledgeGapFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KnowledgeGap
+
+    question = factory.Sequence(lambda n: f"Unanswered question {n}?")
+    embedding = factory.Sequence(unit_vector)
+    best_confidence = 0.2
+    last_seen_at = factory.LazyFunction(timezone.now)

@@ -22,6 +22,7 @@ FACTORIES = {
     "knowledge.category": factories.CategoryFactory,
     "knowledge.article": lambda: factories.ArticleChunkFactory().article,
     "knowledge.articlechunk": factories.ArticleChunkFactory,
+    "knowledge.knowledgegap": factories.KnowledgeGapFactory,
 }
 REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
 
@@ -110,4 +111,43 @@ def test_saving_an_article_in_admin_indexes_it(staff_client, django_capture_on_c
     article = Article.objects.get(slug="gift-cards")
     assert article.published_at is not None
     assert article.tags == ["gift", "card"]
-    assert list(article.chunks.values_list("anchor", flat=True)) == ["", "balance"]
+    # Both short sections fit one chunk, which cites the top of the article.
+    assert list(article.chunks.values_list("anchor", flat=True)) == [""]
+    assert "## Balance\nSee it in your account." in article.chunks.get().text
+
+
+def test_article_change_page_shows_a_sanitized_preview(staff_client):
+    article = factories.ArticleFactory(body="## Steps\nDo **this**.\n\n<script>alert('x')</script>")
+    body = staff_client.get(admin_url("knowledge.article", "change", article.pk)).content.decode()
+    assert '<h2 id="steps">Steps</h2>' in body
+    assert "<strong>this</strong>" in body
+    assert "<script>alert('x')</script>" not in body
+
+
+def test_try_retrieval_page_ranks_chunks_with_scores_and_confidence(staff_client):
+    from knowledge.services import article_index
+
+    article = factories.ArticleFactory(title="Gift cards", body="Gift cards never expire and can be used online.")
+    article_index(article=article)
+    url = reverse("admin:knowledge_try_retrieval")
+    assert staff_client.get(url).status_code == 200
+    response = staff_client.get(url, {"q": "do gift cards expire", "locale": "en", "limit": 5})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Gift cards" in body and "Confidence" in body and "the copilot would answer" in body
+    assert "Try retrieval" in staff_client.get(admin_url("knowledge.article", "changelist")).content.decode()
+
+
+def test_try_retrieval_needs_staff(client):
+    response = client.get(reverse("admin:knowledge_try_retrieval"), {"q": "x"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_gap_actions_change_status(staff_client):
+    gap = factories.KnowledgeGapFactory()
+    staff_client.post(
+        admin_url("knowledge.knowledgegap", "changelist"), {"action": "mark_resolved", "_selected_action": [gap.pk]}
+    )
+    gap.refresh_from_db()
+    assert gap.status == "resolved"

@@ -1,0 +1,96 @@
+import pytest
+
+from knowledge.selectors import kb_search, locales_with_articles, search_locales
+from knowledge.services import article_index, article_status_set
+from tests.factories import ArticleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def top_slug(query: str, **kwargs) -> str | None:
+    result = kb_search(query=query, **kwargs)
+    return result.best.slug if result.best else None
+
+
+def test_exact_keyword_finds_the_article(kb):
+    result = kb_search(query="E42")
+    assert result.best.slug == "error-e42"
+    # The full-text side carried it: the chunk matched the keyword.
+    assert result.best.text_rank == 1
+
+
+def test_paraphrase_finds_the_article(kb):
+    assert top_slug("how long until my money comes back") == "refund-timelines"
+    assert top_slug("I can't remember my login secret") == "reset-password"
+
+
+def test_czech_question_finds_the_english_article_when_no_czech_one_exists(kb):
+    result = kb_search(query="Jak dlouho trvá vrácení peněz?", locale="cs")
+    assert result.best.slug == "refund-timelines"
+    assert result.best.locale == "en"
+
+
+def test_czech_question_prefers_the_czech_article_that_exists(kb):
+    assert top_slug("Chci reklamovat rozbitý výrobek", locale="cs") == "jak-podat-reklamaci"
+
+
+def test_english_search_does_not_return_other_locales(kb):
+    result = kb_search(query="reklamace vadného zboží", locale="en", limit=10)
+    assert {hit.locale for hit in result.hits} == {"en"}
+
+
+def test_drafts_are_never_retrieved(kb):
+    article_status_set(article_ids=[kb["error-e42"].pk], status="draft")
+    result = kb_search(query="E42 checkout error", limit=10)
+    assert "error-e42" not in {hit.slug for hit in result.hits}
+    article_status_set(article_ids=[kb["error-e42"].pk], status="published")
+    assert top_slug("E42 checkout error") == "error-e42"
+
+
+def test_unindexed_draft_article_is_not_retrieved_either(kb):
+    draft = ArticleFactory(status="draft", published_at=None, title="Secret launch plan", body="Launch on Friday.")
+    article_index(article=draft)
+    assert "secret" not in (top_slug("secret launch plan") or "")
+
+
+def test_category_filter(kb):
+    result = kb_search(query="refund", category="technical", limit=10)
+    assert result.hits
+    assert {hit.category for hit in result.hits} == {"technical"}
+
+
+def test_hits_carry_citations_and_scores(kb):
+    hit = kb_search(query="track my parcel").best
+    assert hit.slug == "track-your-order"
+    assert hit.url == "/help/track-your-order/"
+    assert hit.vector_rank >= 1 and hit.score > 0
+    assert 0 < hit.chunk_score <= 1 and 0 < hit.title_score <= 1
+    cs_hit = kb_search(query="reklamace", locale="cs").best
+    assert cs_hit.url == "/help/jak-podat-reklamaci/?lang=cs"
+
+
+def test_confidence_separates_answerable_from_unrelated_questions(kb):
+    answerable = kb_search(query="When will I get my refund?")
+    unrelated = kb_search(query="What is the capital of France?")
+    assert answerable.confidence > 0.8 and answerable.answerable
+    assert unrelated.confidence < 0.2 and not unrelated.answerable
+
+
+def test_limit_and_per_article_cap(kb):
+    result = kb_search(query="order", limit=3, per_article=1)
+    assert len(result.hits) <= 3
+    assert len({hit.article_id for hit in result.hits}) == len(result.hits)
+
+
+def test_empty_query_returns_nothing_without_touching_the_model(kb):
+    result = kb_search(query="   ")
+    assert result.hits == [] and result.confidence == 0.0
+
+
+def test_search_locales_fall_back_to_english():
+    assert search_locales(locale="cs") == ["cs", "en"]
+    assert search_locales(locale="en") == ["en"]
+
+
+def test_locales_with_articles_lists_each_once(kb):
+    assert locales_with_articles() == ["cs", "en"]
