@@ -35,6 +35,7 @@ run: seed
 	@echo
 	@echo "  Support Copilot is starting on http://$(HOST):$(PORT)/"
 	@echo "    Admin:       http://$(HOST):$(PORT)/admin/   (admin / admin-demo-pass)"
+	@echo "    Help centre: http://$(HOST):$(PORT)/help/"
 	@echo "    API docs:    http://$(HOST):$(PORT)/api/docs/"
 	@echo "    Health:      http://$(HOST):$(PORT)/health"
 	@echo "  Agents jana, marek, alice sign in with agent-demo-pass. Ctrl-C stops it."

@@ -40,6 +40,9 @@ def article_status_set(*, article_ids: list[int], status: str) -> int:
         if status == Article.Status.PUBLISHED and article.published_at is None:
             article.published_at = now
         article.save(update_fields=["status", "published_at", "updated_at"])
+        if status == Article.Status.PUBLISHED:
+            # A no-op when the chunks are current; rebuilds stale ones before customers see them.
+            article_index_schedule(article_id=article.pk)
         changed += 1
     return changed
 

@@ -102,3 +102,12 @@ def test_index_task_tolerates_a_deleted_article():
     from knowledge.tasks import article_index_task
 
     assert article_index_task.delay(987654).get() == 0
+
+
+def test_publishing_a_never_indexed_draft_indexes_it(django_capture_on_commit_callbacks):
+    draft = ArticleFactory(status="draft", published_at=None, body=BODY)
+    assert not draft.chunks.exists()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        article_status_set(article_ids=[draft.pk], status="published")
+    assert len(callbacks) == 1
+    assert draft.chunks.exists()
