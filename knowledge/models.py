@@ -42,7 +42,8 @@ class Article(models.Model):
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     # sha256 of what was last chunked and embedded; unchanged content is not re-embedded.
     indexed_hash = models.CharField(max_length=64, blank=True, editable=False)
-    # FAQ-style questions match titles well, so the title has a vector of its own.
+    # FAQ-style questions match titles well, so the title has a vector of its own; retrieval
+    # blends it into every candidate chunk's score (no index: it is never searched alone).
     title_embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True, editable=False)
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -67,13 +68,6 @@ class Article(models.Model):
         indexes = [
             models.Index(fields=["status", "locale", "category"], name="knowledge_article_list_idx"),
             GinIndex(fields=["tags"], name="knowledge_article_tags_idx"),
-            HnswIndex(
-                name="knowledge_article_title_hnsw",
-                fields=["title_embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
         ]
 
     def __str__(self) -> str:

@@ -1,15 +1,18 @@
 """Reads of the knowledge base: hybrid retrieval and the help centre's article lists.
 
-Retrieval gathers candidates in one SQL round-trip from three indexes:
+Retrieval gathers candidates in one SQL round-trip from two indexes:
 - the chunks nearest the question (pgvector cosine over the HNSW index),
-- the chunks of the articles whose titles are nearest (a second HNSW index),
 - the chunks that match it in full-text search (GIN), each article in its own
-  language's text-search configuration, ``simple`` where PostgreSQL has none.
-Two rankings are then fused with reciprocal rank fusion: the vector ranking (chunk
-and title similarity blended) and the full-text ranking.
+  language's text-search configuration, ``simple`` where PostgreSQL has none,
+  leaving out terms too common to tell chunks apart.
+Two rankings are then fused with reciprocal rank fusion: the vector ranking (the
+chunk's and its article title's similarity, blended) and the full-text ranking.
+Searching titles through an index of their own added nothing on StackFAQ (P@1 0.878
+with and without), so titles only re-score candidates.
 """
 
 import re
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +23,7 @@ from django.db.models import Prefetch, QuerySet
 from knowledge.calibration import confidence_from_scores
 from knowledge.embeddings import embedder_get
 from knowledge.models import SEARCH_CONFIGS, Article, Category
-from knowledge.textsearch import simple_tsquery
+from knowledge.textsearch import simple_terms
 
 FALLBACK_LOCALE = "en"
 RRF_K = 60
@@ -37,6 +40,14 @@ TEXT_WEIGHT = 0.3
 # an off-topic article in the customer's language does not beat the right English one.
 CROSS_LINGUAL_BONUS = 0.025
 CANDIDATES = 40
+# Full-text cost grows with the rows matched: a term in more than COMMON_TERM_SHARE of the
+# chunks (and at least COMMON_TERM_CHUNKS of them) says little about any of them and is left
+# out of the query (100k chunks: p95 613 ms with every term, see bench/search_bench.py). At
+# most FTS_RANK_CAP matches are ranked: ts_rank decompresses each row's tsvector, ~0.1 ms a row.
+COMMON_TERM_CHUNKS = 200
+COMMON_TERM_SHARE = 0.01
+FTS_RANK_CAP = 100
+COMMON_TERMS_TTL = 300.0
 MAX_QUERY_CHARS = 1000
 
 
@@ -89,29 +100,82 @@ def search_locales(*, locale: str) -> list[str]:
     return list(dict.fromkeys([locale, FALLBACK_LOCALE]))
 
 
-def _tsquery_sql(index: int, config: str) -> str:
-    if config == "simple":
-        return f"to_tsquery('simple', %(simple_{index})s)"
-    # plainto_tsquery ANDs every word, which a chatty question rarely satisfies;
-    # OR them instead and let the rank reward chunks that match more words.
-    return f"replace(plainto_tsquery(%(config_{index})s::regconfig, %(q)s)::text, '&', '|')::tsquery"
+def _text_match_sql(queries: dict[int, str], alias: str) -> str:
+    return " OR ".join(
+        f"({alias}.locale = %(locale_{i})s AND {alias}.search_vector @@ %(tsq_{i})s::tsquery)" for i in queries
+    )
 
 
-def _candidate_sql(*, locales: list[str], with_category: bool) -> str:
+def _text_rank_sql(queries: dict[int, str], alias: str) -> str:
+    ranks = " ".join(f"WHEN %(locale_{i})s THEN ts_rank({alias}.search_vector, %(tsq_{i})s::tsquery)" for i in queries)
+    return f"CASE {alias}.locale {ranks} END"
+
+
+_common_terms_cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def search_common_terms() -> frozenset[str]:
+    """Lexemes too common to search by, from PostgreSQL's own statistics of the chunk table.
+
+    ANALYZE (run by autovacuum) keeps the most common elements of the tsvector column
+    with their document frequencies; nothing else has to maintain this. Cached a few
+    minutes per database.
+    """
+    key = connection.settings_dict["NAME"]
+    cached = _common_terms_cache.get(key)
+    if cached and time.monotonic() - cached[0] < COMMON_TERMS_TTL:
+        return cached[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples
+            FROM pg_stats s
+            JOIN pg_class c ON c.relname = s.tablename AND c.relnamespace::regnamespace::text = s.schemaname
+            WHERE s.schemaname = current_schema() AND s.tablename = 'knowledge_articlechunk'
+              AND s.attname = 'search_vector'
+            """
+        )
+        row = cursor.fetchone()
+    terms: frozenset[str] = frozenset()
+    if row and row[0]:
+        elements, frequencies, rows = row
+        # The frequency array ends with three summary numbers; zip stops at the elements.
+        threshold = max(COMMON_TERM_CHUNKS, COMMON_TERM_SHARE * rows)
+        terms = frozenset(e for e, f in zip(elements, frequencies, strict=False) if f * rows > threshold)
+    _common_terms_cache[key] = (time.monotonic(), terms)
+    return terms
+
+
+def search_common_terms_forget() -> None:
+    _common_terms_cache.clear()
+
+
+def _candidate_sql(*, text_queries: dict[int, str], with_category: bool) -> str:
     filters = "a.status = 'published' AND a.locale = ANY(%(locales)s)"
     if with_category:
         filters += " AND cat.slug = %(category)s"
-    text_match = " OR ".join(
-        f"(a.locale = %(locale_{i})s AND c.search_vector @@ tsq.q{i})" for i in range(len(locales))
-    )
-    text_rank = " ".join(f"WHEN %(locale_{i})s THEN ts_rank(c.search_vector, tsq.q{i})" for i in range(len(locales)))
-    queries = ", ".join(
-        f"{_tsquery_sql(i, SEARCH_CONFIGS.get(locale, 'simple'))} AS q{i}" for i, locale in enumerate(locales)
-    )
+    text_rank = "0"
+    fts = ""
+    if text_queries:
+        text_rank = (
+            f"CASE WHEN {_text_match_sql(text_queries, 'm')} THEN {_text_rank_sql(text_queries, 'm')} ELSE 0 END"
+        )
+        fts = f"""
+        UNION (
+            SELECT matched.id FROM (
+                SELECT c.id, m.search_vector, m.locale FROM knowledge_articlechunk c
+                JOIN knowledge_article a ON a.id = c.article_id
+                LEFT JOIN knowledge_category cat ON cat.id = a.category_id
+                CROSS JOIN LATERAL (SELECT c.search_vector, a.locale) AS m
+                WHERE {filters} AND ({_text_match_sql(text_queries, "m")})
+                LIMIT %(rank_cap)s
+            ) AS matched
+            ORDER BY {_text_rank_sql(text_queries, "matched")} DESC
+            LIMIT %(limit)s
+        )"""  # noqa: S608 (loop indices only; values are parameters)
     # Only fragments built from loop indices are formatted in; every value is a parameter.
     return f"""
-        WITH tsq AS (SELECT {queries}),
-        dense AS (
+        WITH dense AS (
             SELECT c.id FROM knowledge_articlechunk c
             JOIN knowledge_article a ON a.id = c.article_id
             LEFT JOIN knowledge_category cat ON cat.id = a.category_id
@@ -119,56 +183,74 @@ def _candidate_sql(*, locales: list[str], with_category: bool) -> str:
             ORDER BY c.embedding <=> %(vector)s::vector
             LIMIT %(limit)s
         ),
-        titles AS (
-            SELECT a.id FROM knowledge_article a
-            LEFT JOIN knowledge_category cat ON cat.id = a.category_id
-            WHERE {filters} AND a.title_embedding IS NOT NULL
-            ORDER BY a.title_embedding <=> %(vector)s::vector
-            LIMIT %(title_limit)s
-        ),
-        fts AS (
-            SELECT c.id FROM knowledge_articlechunk c
-            JOIN knowledge_article a ON a.id = c.article_id
-            LEFT JOIN knowledge_category cat ON cat.id = a.category_id, tsq
-            WHERE {filters} AND ({text_match})
-            ORDER BY CASE a.locale {text_rank} END DESC
-            LIMIT %(limit)s
-        ),
         candidates AS (
-            SELECT id FROM dense
-            UNION SELECT c.id FROM knowledge_articlechunk c JOIN titles t ON t.id = c.article_id
-            UNION SELECT id FROM fts
+            SELECT id FROM dense {fts}
         )
         SELECT c.id, a.id, a.title, a.slug, a.locale, coalesce(cat.slug, ''), c.heading, c.anchor, c.text,
                1 - (c.embedding <=> %(vector)s::vector),
                coalesce(1 - (a.title_embedding <=> %(vector)s::vector), 1 - (c.embedding <=> %(vector)s::vector)),
-               CASE WHEN {text_match} THEN CASE a.locale {text_rank} END ELSE 0 END
+               {text_rank}
         FROM candidates
         JOIN knowledge_articlechunk c ON c.id = candidates.id
         JOIN knowledge_article a ON a.id = c.article_id
-        LEFT JOIN knowledge_category cat ON cat.id = a.category_id, tsq
+        CROSS JOIN LATERAL (SELECT c.search_vector, a.locale) AS m
+        LEFT JOIN knowledge_category cat ON cat.id = a.category_id
     """  # noqa: S608
 
 
+def _tsquery_quote(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def search_text_queries(*, query: str, locales: list[str]) -> dict[int, str]:
+    """The full-text query for each searched locale, as tsquery text; locales with nothing left are absent.
+
+    The question's words are OR-ed (plainto_tsquery would AND them, which a chatty question
+    rarely satisfies), and words too common to tell chunks apart are left out. Built before
+    the search so the planner sees the literal query and estimates from the column statistics.
+    """
+    common = search_common_terms()
+    stemmed = {SEARCH_CONFIGS[locale] for locale in locales if locale in SEARCH_CONFIGS}
+    lexemes: dict[str, list[str]] = {}
+    if stemmed:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT config, tsvector_to_array(to_tsvector(config::regconfig, %s)) FROM unnest(%s::text[]) config",
+                [query, sorted(stemmed)],
+            )
+            lexemes = dict(cursor.fetchall())
+    queries: dict[int, str] = {}
+    for i, locale in enumerate(locales):
+        if locale in SEARCH_CONFIGS:
+            terms = [_tsquery_quote(lexeme) for lexeme in lexemes[SEARCH_CONFIGS[locale]] if lexeme not in common]
+        else:
+            terms = [
+                _tsquery_quote(word) + (":*" if prefix else "")
+                for word, prefix in simple_terms(text=query, locale=locale, exclude=common)
+            ]
+        if terms:
+            queries[i] = " | ".join(terms)
+    return queries
+
+
 def search_candidates(*, vector: np.ndarray, query: str, locales: list[str], category: str | None) -> list[tuple]:
+    text_queries = search_text_queries(query=query, locales=locales)
     params: dict = {
         "vector": "[" + ",".join(f"{x:.7f}" for x in vector.tolist()) + "]",
-        "q": query,
         "locales": locales,
         "category": category,
         "limit": CANDIDATES,
-        "title_limit": CANDIDATES // 4,
+        "rank_cap": FTS_RANK_CAP,
     }
     for i, locale in enumerate(locales):
         params[f"locale_{i}"] = locale
-        params[f"config_{i}"] = SEARCH_CONFIGS.get(locale, "simple")
-        params[f"simple_{i}"] = simple_tsquery(text=query, locale=locale)
+        params[f"tsq_{i}"] = text_queries.get(i, "")
     with transaction.atomic(), connection.cursor() as cursor:
         # With a locale or category filter, a plain HNSW scan can run out of matching
         # rows; the iterative scan keeps walking the graph until LIMIT is met.
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
-        cursor.execute(_candidate_sql(locales=locales, with_category=bool(category)), params)
+        cursor.execute(_candidate_sql(text_queries=text_queries, with_category=bool(category)), params)
         return cursor.fetchall()
 
 

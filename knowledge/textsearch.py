@@ -14,7 +14,7 @@ MIN_PREFIX = 5
 STOPWORDS = {
     "cs": set(
         """
-        a aby ahoj ale ani ano asi až bez bude budu by byl byla byli bylo být co což či dobrý dobry den děkuji
+        a aby ahoj ale ani ano asi až bez bude budu by byl byla byli bylo byly být co což či dobrý dobry den děkuji
         dekuji díky dnes do i já jak jaké jaký jako je jeho její jejich jen ještě jsem jsi jsme jsou jste k kam
         kde kdo kdy když ke která které který kteří ku má mají mám máme máš máte mě mi mít mne mně mnou moc
         moje moji mou můj může můžete my na nad nám nás náš ne nebo něco nějak není nic o od ode on ona oni
@@ -25,14 +25,23 @@ STOPWORDS = {
 }
 
 
-def simple_tsquery(*, text: str, locale: str) -> str:
-    """An OR query for ``to_tsquery('simple', ...)``: lexemes are word characters only."""
-    stopwords = STOPWORDS.get(locale, set())
-    terms: list[str] = []
+def simple_terms(*, text: str, locale: str, exclude: frozenset[str] = frozenset()) -> list[tuple[str, bool]]:
+    """The words worth matching, each with whether to match it as a prefix.
+
+    ``exclude`` holds words too common in the knowledge base to be worth matching.
+    """
+    stopwords = STOPWORDS.get(locale, set()) | exclude
+    terms: list[tuple[str, bool]] = []
     for word in WORD_RE.findall(text.lower()):
         if word in stopwords or word.isdigit() and len(word) < 3:
             continue
-        term = f"{word[: max(MIN_PREFIX, len(word) - 2)]}:*" if len(word) > MIN_PREFIX else word
+        term = (word, False)
+        if len(word) > MIN_PREFIX:
+            prefix = word[: max(MIN_PREFIX, len(word) - 2)]
+            # A prefix matches the whole word family; if any member is too common, so is the family.
+            if any(common.startswith(prefix) for common in exclude):
+                continue
+            term = (prefix, True)
         if term not in terms:
             terms.append(term)
-    return " | ".join(terms)
+    return terms

@@ -94,3 +94,41 @@ def test_search_locales_fall_back_to_english():
 
 def test_locales_with_articles_lists_each_once(kb):
     assert locales_with_articles() == ["cs", "en"]
+
+
+def test_terms_too_common_to_tell_chunks_apart_are_left_out_of_full_text(kb, monkeypatch):
+    from django.db import connection
+
+    from knowledge import selectors
+
+    for n in range(12):
+        article = ArticleFactory(title=f"Order topic {n}", body=f"Your order number {n} and its order status.")
+        article_index(article=article)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE knowledge_articlechunk")
+    monkeypatch.setattr(selectors, "COMMON_TERM_CHUNKS", 5)
+    selectors.search_common_terms_forget()
+    try:
+        assert "order" in selectors.search_common_terms()
+        # "order" no longer matches a dozen chunks in full text; the rare "E42" still does.
+        result = kb_search(query="order E42", limit=20)
+        text_matched = {hit.slug for hit in result.hits if hit.text_rank is not None}
+        assert text_matched == {"error-e42"}
+    finally:
+        selectors.search_common_terms_forget()
+
+
+def test_without_statistics_no_term_is_treated_as_common(kb):
+    from knowledge import selectors
+
+    selectors.search_common_terms_forget()
+    assert "order" not in selectors.search_common_terms()
+
+
+def test_text_queries_are_quoted_or_queries_per_locale(kb):
+    from knowledge.selectors import search_text_queries
+
+    queries = search_text_queries(query="Where's my parcel? O'Brien's order", locales=["cs", "en"])
+    assert queries[0].startswith("'where'")
+    assert "'parcel'" in queries[1] and " | " in queries[1]
+    assert search_text_queries(query="the of and", locales=["en"]) == {}
