@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,6 +12,8 @@ from knowledge.models import Article, ArticleChunk, Category, KnowledgeGap
 from knowledge.rendering import article_render_html
 from knowledge.selectors import kb_search
 from knowledge.services import article_reindex_schedule, article_save, article_status_set, knowledge_gap_status_set
+
+MAX_PREVIEW_CHARS = 200_000
 
 
 @admin.register(Category)
@@ -49,7 +51,7 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ["preview", "external_id", "published_at", "created_at", "updated_at", "indexed_hash"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "locale", "status", "category", "tags", "body"]}),
-        ("Preview", {"fields": ["preview"], "description": "As the help centre renders it, after saving."}),
+        ("Preview", {"fields": ["preview"], "description": "As the help centre renders it; updates as you type."}),
         ("Indexing", {"classes": ["collapse"], "fields": ["external_id", "indexed_hash", "published_at"]}),
     ]
     list_select_related = ["category"]
@@ -59,12 +61,17 @@ class ArticleAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_chunk_count=Count("chunks"))
 
+    class Media:
+        js = ["knowledge/admin_preview.js"]
+        css = {"all": ["knowledge/admin_preview.css"]}
+
     def get_urls(self):
         urls = super().get_urls()
         try_retrieval = path(
             "try-retrieval/", self.admin_site.admin_view(self.try_retrieval_view), name="knowledge_try_retrieval"
         )
-        return [try_retrieval, *urls]
+        preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="knowledge_article_preview")
+        return [try_retrieval, preview, *urls]
 
     @admin.display(description="chunks", ordering="_chunk_count")
     def chunk_count(self, obj: Article) -> int:
@@ -78,10 +85,20 @@ class ArticleAdmin(admin.ModelAdmin):
         return format_html('<a href="/help/{}/{}" target="_blank" rel="noopener">view</a>', obj.slug, suffix)
 
     @admin.display(description="rendered body")
-    def preview(self, obj: Article) -> SafeString | str:
-        if not obj.pk:
-            return "Save the article to see the preview."
-        return format_html('<div class="kb-preview">{}</div>', article_render_html(body=obj.body))
+    def preview(self, obj: Article) -> SafeString:
+        # The script in Media refreshes this box from preview_view as the body is edited.
+        return format_html(
+            '<div class="kb-preview" data-url="{}" aria-live="polite">{}</div>',
+            reverse("admin:knowledge_article_preview"),
+            article_render_html(body=obj.body) if obj.pk else "",
+        )
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """The help centre's rendering of an unsaved body: Markdown, then sanitised."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        body = request.POST.get("body", "")[:MAX_PREVIEW_CHARS]
+        return HttpResponse(article_render_html(body=body))
 
     def save_model(self, request: HttpRequest, obj: Article, form, change: bool) -> None:
         article_save(article=obj)

@@ -151,3 +151,25 @@ def test_gap_actions_change_status(staff_client):
     )
     gap.refresh_from_db()
     assert gap.status == "resolved"
+
+
+def test_live_preview_renders_and_sanitises_an_unsaved_body(staff_client):
+    url = reverse("admin:knowledge_article_preview")
+    response = staff_client.post(url, {"body": "## Draft\nNew **text** <img src=x onerror=alert(1)>"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<h2 id="draft">Draft</h2>' in html and "<strong>text</strong>" in html
+    assert "onerror" not in html and "<img" not in html
+    assert staff_client.get(url).status_code == 405
+
+
+def test_live_preview_needs_staff(client):
+    response = client.post(reverse("admin:knowledge_article_preview"), {"body": "x"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_article_form_loads_the_preview_script(staff_client):
+    body = staff_client.get(admin_url("knowledge.article", "add")).content.decode()
+    assert "knowledge/admin_preview.js" in body
+    assert 'class="kb-preview"' in body
