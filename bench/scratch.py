@@ -2,7 +2,8 @@
 
 ``scratch_django(name)`` creates database ``name`` (dropping a leftover one), points
 Django at it through ``DATABASE_URL``, sets Django up and applies the migrations.
-``scratch_drop(name)`` removes it. The app's own database is never touched.
+``scratch_attach(name)`` reuses one an earlier run kept, and ``scratch_drop(name)`` removes
+it. The app's own database is never touched.
 """
 
 import os
@@ -52,6 +53,17 @@ def scratch_django(name: str, *, settings_module: str = "helpdesk.settings.local
 
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+def scratch_attach(name: str, *, settings_module: str = "helpdesk.settings.local") -> None:
+    """Point Django at a scratch database kept by an earlier run, without recreating it."""
+    url = urlparse(_server_url())
+    os.environ["DATABASE_URL"] = url._replace(path=f"/{name}").geturl()
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
 
 
 def scratch_drop(name: str) -> None:

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 # numpy's many small matrix products otherwise spin BLAS threads against the database server.
@@ -499,7 +499,10 @@ def latency_bench(texts: list[str], vectors: np.ndarray, warm: np.ndarray, secon
 
 
 def fts_matches(texts: list[str]) -> list[int]:
-    """How many published English chunks each question's OR-ed tsquery matches (all get ts_rank'ed)."""
+    """How many published English chunks an OR of every word of each question would match.
+
+    This is the load the selector avoids by leaving out common words and capping the rows ranked.
+    """
     from django.db import connection
 
     counts = []
@@ -593,100 +596,6 @@ def explain_search(text: str, vector: np.ndarray) -> list[str]:
     return [VECTOR_LITERAL_RE.sub("'[384 floats]'", r[0]) for r in replay(sets, sql, params, explain=True)]
 
 
-RANK_CAP = 1000
-TSQ_RE = re.compile(r"WITH tsq AS \(SELECT (?P<expr>.+?) AS q0\)", re.S)
-FTS_CTE_RE = re.compile(
-    r"fts AS \(\s*SELECT c\.id FROM (?P<source>.*?)\s+ORDER BY (?P<order>.*?)\s+LIMIT %\(limit\)s\s*\)", re.S
-)
-PRUNED_TSQUERY = "(SELECT coalesce(string_agg(quote_literal(l), ' | '), '') FROM unnest(%(pruned)s::text[]) l)::tsquery"
-
-
-def _with_tsquery(sql: str, expr: str) -> str | None:
-    """The candidate SQL with the English question's tsquery replaced by ``expr``."""
-    match = TSQ_RE.search(sql)
-    return None if not match else sql[: match.start("expr")] + expr + sql[match.end("expr") :]
-
-
-def _cap_fts(sql: str | None, cap: int) -> str | None:
-    """The candidate SQL with its fts CTE ranking only the first ``cap`` matching rows."""
-    match = FTS_CTE_RE.search(sql or "")
-    if not match:
-        return None
-    # Diagnosis only: rewrites the selector's own SQL text; ``cap`` is an int.
-    capped = (
-        f"fts AS (SELECT c.id FROM (SELECT c.id, c.search_vector, a.locale FROM {match['source']} "  # noqa: S608
-        f"LIMIT {cap:d}) c, LATERAL (SELECT c.locale) a, tsq ORDER BY {match['order']} LIMIT %(limit)s)"
-    )
-    return sql[: match.start()] + capped + sql[match.end() :]
-
-
-def fts_alternatives(texts: list[str], vectors: np.ndarray, seconds: float) -> None:
-    """Time the selector's candidate SQL against variants of its full-text branch (not in production)."""
-    from django.db import connection
-
-    start = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM knowledge_articlechunk")
-        n_chunks = cursor.fetchone()[0]
-        cursor.execute("SELECT word, ndoc FROM ts_stat('SELECT search_vector FROM knowledge_articlechunk')")
-        df = dict(cursor.fetchall())
-        lexemes = []
-        for text in texts:
-            cursor.execute("SELECT coalesce(tsvector_to_array(to_tsvector('english', %s)), '{}')", [text])
-            lexemes.append(cursor.fetchone()[0])
-    say(f"    ts_stat (document frequency of every lexeme) over all chunks: {time.perf_counter() - start:.1f} s")
-
-    def rare(cutoff: float) -> list[list[str]]:
-        return [[w for w in words if df.get(w, 0) <= cutoff * n_chunks] for words in lexemes]
-
-    _, probe_sql, _ = selector_statements(texts[0], vectors[0])
-    if TSQ_RE.search(probe_sql) is None or FTS_CTE_RE.search(probe_sql) is None:
-        say("    (the selector's SQL no longer has the tsq/fts CTEs this diagnosis rewrites; skipped)")
-        return
-    # (name, rewrite of the candidate SQL, terms kept per question)
-    variants: list[tuple[str, Callable[[str], str | None], list | None]] = [
-        ("selector as is: OR of all terms, ts_rank every match", lambda sql: sql, None)
-    ]
-    for cutoff in (0.05, 0.01):
-        kept = rare(cutoff)
-        name = f"OR of terms in <= {cutoff:.0%} of chunks ({sum(bool(k) for k in kept)}/{len(texts)} keep a term)"
-        variants.append((name, lambda sql: _with_tsquery(sql, PRUNED_TSQUERY), kept))
-    variants += [
-        (f"OR of all terms, ts_rank only the first {RANK_CAP} matches", lambda sql: _cap_fts(sql, RANK_CAP), None),
-        (
-            f"terms in <= 5% of chunks + ts_rank first {RANK_CAP} only",
-            lambda sql: _cap_fts(_with_tsquery(sql, PRUNED_TSQUERY), RANK_CAP),
-            rare(0.05),
-        ),
-        (
-            "AND of all terms (plainto_tsquery as is)",
-            lambda sql: _with_tsquery(sql, "plainto_tsquery(%(config_0)s::regconfig, %(q)s)"),
-            None,
-        ),
-        ("no full-text branch (vector CTEs only: the floor)", lambda sql: _with_tsquery(sql, "''::tsquery"), None),
-    ]
-    for name, rewrite, kept in variants:
-        elapsed, text_hits = [], []
-        for i in bounded(list(range(len(vectors))), seconds / len(variants), name):
-            text = texts[i % len(texts)]
-            sets, sql, params = selector_statements(text, vectors[i])
-            variant_sql = rewrite(sql)
-            assert variant_sql, name
-            params = {**params, "pruned": kept[i % len(texts)] if kept else []}
-            begin = time.perf_counter()
-            rows = replay(sets, variant_sql, params)
-            elapsed.append((time.perf_counter() - begin) * 1000)
-            text_hits.append(sum(1 for row in rows if row[-1] and row[-1] > 0))
-        say(
-            f"    {name:58s}: p50 {pct(elapsed, 50):6.1f} ms, p95 {pct(elapsed, 95):6.1f} ms; "
-            f"full-text-matched candidates p50 {pct(text_hits, 50):.0f}, queries with any "
-            f"{sum(h > 0 for h in text_hits)}/{len(elapsed)}"
-        )
-
-
-# ---------------------------------------------------------------- main
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="chunk counts, ascending (built incrementally)")
@@ -728,7 +637,7 @@ def main() -> int:
         embed_stats = embedding_bench(embedder, args.ingest_chunks, seconds=120)
         shares = demo_fts_share(embedder)
         say(
-            f"  real demo KB: the selector's OR-ed tsquery of each English question matches p10/p50/p90 "
+            f"  real demo KB: an OR of every word of each English question matches p10/p50/p90 "
             f"{np.percentile(shares, [10, 50, 90]).round(2).tolist()} of its chunks"
         )
 
@@ -806,7 +715,8 @@ def main() -> int:
             matches = fts_matches(QUESTIONS_EN)
             n_en = int((all_locales == "en").sum())
             say(
-                f"    full-text rows matched (and ts_rank'ed) per English question: p50 {pct(matches, 50):,.0f} "
+                f"    rows an OR of every question word would match (before common words are left out): "
+                f"p50 {pct(matches, 50):,.0f} "
                 f"({pct(matches, 50) / n_en:.0%}), max {max(matches):,} of {n_en:,} English chunks"
             )
             say("  HNSW recall@10 against exact search:")
@@ -820,9 +730,6 @@ def main() -> int:
                 say(f"  EXPLAIN (ANALYZE, BUFFERS) of the slowest query ({question!r}), selector settings:")
                 for line in explain_search(question, queries[i]):
                     say("    " + line)
-            if latency["p95"] > P95_TARGET_MS and size == sizes[-1]:
-                say("  where the time goes: the candidate SQL with its full-text branch changed (diagnosis only)")
-                fts_alternatives(QUESTIONS_EN, queries, seconds=105)
 
         say("\n== summary")
         say(

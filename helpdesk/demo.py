@@ -169,7 +169,7 @@ def _seed_orders(*, customers: list[Customer], products: list[Product], now: dat
     return len(numbers)
 
 
-def _seed_conversations(*, customers: dict[str, Customer], agents: list, now: datetime) -> None:
+def _seed_conversations(*, customers: dict[str, Customer], agents: list) -> None:
     """A few conversations so the admin and console open on something real."""
     script = [
         (
@@ -268,7 +268,7 @@ def demo_seed(*, now: datetime | None = None) -> dict[str, int]:
     if report.problems:
         raise ValueError(f"The demo knowledge base has bad files: {report.problems}")
 
-    _seed_conversations(customers=customers, agents=agents, now=now)
+    _seed_conversations(customers=customers, agents=agents)
     return {
         "customers": len(customers),
         "accounts": Account.objects.filter(customer__in=customers.values()).count(),

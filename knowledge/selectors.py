@@ -315,14 +315,14 @@ def _limit_per_article(hits: list[SearchHit], *, limit: int, per_article: int) -
     return kept
 
 
-def search_confidence(hits: list[SearchHit]) -> float:
-    """Calibrated probability that the top hit answers the question.
+def search_confidence_features(hits: list[SearchHit]) -> tuple[float, float] | None:
+    """The two numbers the confidence is calibrated on: the top score and its margin.
 
     The calibration was fitted on uncorrected scores, so the cross-lingual bonus is
     taken out again: an answer from another language is judged conservatively.
     """
     if not hits:
-        return 0.0
+        return None
     best = hits[0]
     top = best.vector_score - best.locale_bonus
     # Compare with other articles in the same language: a translation of the top
@@ -331,7 +331,16 @@ def search_confidence(hits: list[SearchHit]) -> float:
         h.vector_score - h.locale_bonus for h in hits if h.article_id != best.article_id and h.locale == best.locale
     ]
     runner_up = max(others) if others else top - 0.05
-    return confidence_from_scores(top=top, margin=top - runner_up)
+    return top, top - runner_up
+
+
+def search_confidence(hits: list[SearchHit]) -> float:
+    """Calibrated probability that the top hit answers the question."""
+    features = search_confidence_features(hits)
+    if features is None:
+        return 0.0
+    top, margin = features
+    return confidence_from_scores(top=top, margin=margin)
 
 
 def kb_search(

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from knowledge.embeddings import EmbeddingError
 from knowledge.help_selectors import article_list_related, article_list_uncategorized
 from knowledge.rendering import article_excerpt, article_render
 from knowledge.selectors import (
@@ -81,7 +82,13 @@ def help_search(request: HttpRequest) -> HttpResponse:
     category = request.GET.get("category", "").strip()
     category = category if category in category_names else ""
 
-    result = kb_search(query=query, locale=locale, category=category or None, limit=SEARCH_LIMIT) if query else None
+    result, unavailable = None, False
+    if query:
+        try:
+            result = kb_search(query=query, locale=locale, category=category or None, limit=SEARCH_LIMIT)
+        except EmbeddingError:
+            # The optional embeddings server is down: say so instead of failing the page.
+            unavailable = True
     context = {
         "locale": locale,
         "locale_choices": _locale_choices(),
@@ -89,6 +96,7 @@ def help_search(request: HttpRequest) -> HttpResponse:
         "category": category,
         "categories": categories,
         "result": result,
+        "unavailable": unavailable,
         "rows": [_result_row(hit, category_names) for hit in result.hits] if result else [],
     }
     return render(request, "knowledge/help_search.html", context)

@@ -68,3 +68,21 @@ def test_search_is_in_the_openapi_schema(client):
     schema = client.get(reverse("api-schema")).content.decode()
     assert "/api/kb/search" in schema
     assert "confidence" in schema
+
+
+def test_a_failing_embeddings_server_gives_a_clear_503_not_a_crash(client, settings, openai_server, kb):
+    from knowledge.embeddings import embedder_get
+
+    openai_server.fail_next(status=500, times=10)
+    settings.EMBEDDINGS_BACKEND = "openai"
+    settings.EMBEDDINGS_BASE_URL = openai_server.base_url
+    embedder_get.cache_clear()
+    try:
+        response = client.get(URL, {"q": "refund"})
+        assert response.status_code == 503
+        assert "unavailable" in response.json()["detail"]
+        page = client.get(reverse("help:search"), {"q": "refund"})
+        assert page.status_code == 200
+        assert "Search is unavailable right now" in page.content.decode()
+    finally:
+        embedder_get.cache_clear()

