@@ -92,12 +92,8 @@ class CopilotTurn(models.Model):
 
     conversation = models.ForeignKey("helpdesk.Conversation", on_delete=models.CASCADE, related_name="copilot_turns")
     # One turn per customer message: a redelivered message is not answered twice.
-    customer_message = models.OneToOneField(
-        "helpdesk.Message", on_delete=models.CASCADE, related_name="copilot_turn"
-    )
-    reply = models.OneToOneField(
-        "helpdesk.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    customer_message = models.OneToOneField("helpdesk.Message", on_delete=models.CASCADE, related_name="copilot_turn")
+    reply = models.OneToOneField("helpdesk.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     engine = models.CharField(max_length=16)
     model = models.CharField(max_length=100, blank=True)
     delivery = models.CharField(max_length=16, choices=Delivery.choices)

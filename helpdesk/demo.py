@@ -6,6 +6,7 @@ stays realistic ("shipped two days ago").
 """
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -218,7 +219,8 @@ def _seed_conversations(*, customers: dict[str, Customer], agents: list) -> None
 
 
 @transaction.atomic
-def demo_seed(*, now: datetime | None = None) -> dict[str, int]:
+def demo_seed(*, now: datetime | None = None, kb_slugs: Collection[str] | None = None) -> dict[str, int]:
+    """Seed the demo shop; ``kb_slugs`` limits the knowledge base to those articles (for tests)."""
     now = now or timezone.now()
     user_model = get_user_model()
     admin, _ = user_model.objects.update_or_create(
@@ -264,7 +266,10 @@ def demo_seed(*, now: datetime | None = None) -> dict[str, int]:
 
     for position, (slug, name, description) in enumerate(CATEGORIES):
         category_upsert(slug=slug, name=name, description=description, position=position)
-    report = kb_import(rows=kb_rows_read(path=DEMO_KB_DIR))
+    rows = kb_rows_read(path=DEMO_KB_DIR)
+    if kb_slugs is not None:
+        rows = [row for row in rows if getattr(row, "slug", None) in kb_slugs]
+    report = kb_import(rows=rows)
     if report.problems:
         raise ValueError(f"The demo knowledge base has bad files: {report.problems}")
 

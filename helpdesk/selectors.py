@@ -1,4 +1,7 @@
+import uuid
+
 from django.db import connection
+from django.db.models import Q
 
 from crm.models import Customer, Order
 from helpdesk.models import Conversation, Ticket
@@ -23,3 +26,24 @@ def site_overview_get() -> dict:
         "open_tickets": Ticket.objects.filter(status__in=Ticket.OPEN_STATUSES).count(),
         "conversations": Conversation.objects.count(),
     }
+
+
+def conversation_get_for_customer(*, customer: Customer | None, conversation_id: str | int) -> Conversation | None:
+    """The customer's own conversation by pk or public id; anyone else's is simply not found.
+
+    ``customer=None`` reaches only anonymous conversations.
+    """
+    reference = str(conversation_id).strip()
+    query = Q(public_id=reference) if _is_uuid(reference) else Q(pk=int(reference)) if reference.isdigit() else None
+    if query is None:
+        return None
+    scope = Q(customer=customer) if customer is not None else Q(customer__isnull=True)
+    return Conversation.objects.filter(query & scope).first()
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,23 +1,148 @@
 """A local OpenAI-compatible HTTP server for tests: the real wire protocol, on loopback.
 
-It serves ``POST /v1/embeddings`` with deterministic unit vectors (hash-seeded per
-input text), and can be told to fail: ``server.fail_next(status=500, times=2)`` or
-``server.delay = 2.0``. Every request body is kept in ``server.requests``.
+Routes:
+
+- ``POST /v1/embeddings``: deterministic unit vectors (hash-seeded per input text).
+- ``POST /v1/chat/completions``: a ``chat.completion`` object, or with ``"stream": true``
+  server-sent ``chat.completion.chunk`` events (role chunk, word-sized content deltas,
+  a ``finish_reason: "stop"`` chunk, a ``choices: []`` usage chunk when
+  ``stream_options.include_usage`` is set, then ``data: [DONE]``). Responses are HTTP/1.1;
+  streams use chunked transfer encoding like the real API, so a dropped connection is
+  distinguishable from a finished body.
+
+The reply text comes from, in order: ``server.chat_replies`` (a FIFO deque, popped per
+request), ``server.chat_handler(body) -> str``, or a default: a minimal valid instance of the
+requested schema (``schema_example``) for ``response_format.type == "json_schema"``, ``"{}"``
+for ``"json_object"``, else ``DEFAULT_REPLY``. Token counts in ``usage`` are whitespace-split
+words.
+
+Faults tests can inject:
+
+- ``server.fail_next(status=500, times=2)``: any route answers with a JSON error body.
+- ``server.delay = 2.0``: seconds slept before answering any request.
+- ``server.token_delay = 0.05``: seconds slept between streamed chunks.
+- ``server.malformed_next(times=1)``: a stream sends the role chunk, one content chunk, then
+  a complete SSE event whose data is truncated JSON, then ends normally. A non-streaming
+  request gets a 200 with a truncated JSON body.
+- ``server.disconnect_next(times=1)``: a stream sends the role chunk and two content chunks,
+  then closes the socket mid-body (no ``[DONE]``, no terminating HTTP chunk).
+
+What the ``openai`` SDK (3.54, httpx2 transport, ``AsyncOpenAI``) does with them, which the
+copilot engine relies on (pinned by ``tests/test_openai_server.py``):
+
+- malformed stream: the valid chunks are yielded, then iterating raises a bare
+  ``json.JSONDecodeError`` (a ``ValueError``), *not* an ``openai.APIError``; the SDK calls
+  ``json.loads`` on each event's data without wrapping it.
+- malformed non-streaming body: ``create()`` raises ``json.JSONDecodeError`` too.
+- (not injected, found while building this) a corrupt ``data:`` line that is never terminated by
+  a blank line is silently dropped and iteration just ends, with no chunk carrying a
+  ``finish_reason``; so the engine should treat "no ``finish_reason`` seen" as a failure.
+- disconnected stream: the chunks sent are yielded, then iterating raises
+  ``openai.APIConnectionError`` (not its ``APITimeoutError`` subclass), caused by
+  ``httpx2.RemoteProtocolError`` (incomplete chunked read). Retries do not apply mid-stream.
+- ``token_delay`` longer than the client timeout: iterating raises ``openai.APITimeoutError``.
 """
 
+import collections
 import hashlib
+import itertools
 import json
+import re
+import socket
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
+
+DEFAULT_REPLY = "This is a reply from the local test server."
+
+CHAT_PATH = "/v1/chat/completions"
+
+# Cut mid-value so no JSON parser can accept it, however lenient about trailing data.
+TRUNCATED_JSON = '{"choices": [{"delta": '
 
 
 def fake_embedding(text: str, dimensions: int) -> list[float]:
     seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
     vector = np.random.default_rng(seed).standard_normal(dimensions)
     return (vector / np.linalg.norm(vector)).tolist()
+
+
+def schema_example(schema: dict) -> object:
+    """A minimal instance that validates against ``schema`` (the subset structured outputs use)."""
+    return _example(schema, schema)
+
+
+def _resolve(ref: str, root: dict) -> dict:
+    if not ref.startswith("#/"):
+        raise ValueError(f"only local $refs are supported, got {ref!r}")
+    node = root
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _example(schema: dict, root: dict) -> object:
+    if "$ref" in schema:
+        return _example(_resolve(schema["$ref"], root), root)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return _example(schema[key][0], root)
+    if "allOf" in schema:
+        merged: dict = {}
+        properties: dict = {}
+        for part in schema["allOf"]:
+            part = _resolve(part["$ref"], root) if "$ref" in part else part
+            merged.update(part)
+            properties.update(part.get("properties", {}))
+        if properties:
+            merged["properties"] = properties
+        return _example(merged, root)
+
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else None
+
+    if kind == "object":
+        return {name: _example(sub, root) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_example(schema.get("items", {}), root) for _ in range(schema.get("minItems", 0))]
+    if kind == "string":
+        return "x" * schema.get("minLength", 0)
+    if kind in ("integer", "number"):
+        if "minimum" in schema:
+            return schema["minimum"]
+        if "exclusiveMinimum" in schema:
+            return schema["exclusiveMinimum"] + 1
+        if "maximum" in schema and schema["maximum"] < 0:
+            return schema["maximum"]
+        return 0
+    if kind == "boolean":
+        return False
+    return None
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _prompt_tokens(messages: list[dict]) -> int:
+    total = 0
+    for message in messages:
+        content = message.get("content") or ""
+        if isinstance(content, list):
+            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        total += _words(content)
+    return total
 
 
 class OpenAIStub(ThreadingHTTPServer):
@@ -27,31 +152,95 @@ class OpenAIStub(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict] = []
         self.delay = 0.0
+        self.token_delay = 0.0
         self.dimensions_override: int | None = None
+        self.chat_replies: collections.deque[str] = collections.deque()
+        self.chat_handler: Callable[[dict], str] | None = None
         self._failures: list[int] = []
+        self._malformed = 0
+        self._disconnects = 0
         self._lock = threading.Lock()
+
+    def serve_forever(self, poll_interval: float = 0.02) -> None:
+        # shutdown() blocks until the next poll, so the stdlib's 0.5 s default adds that much to every test's teardown.
+        super().serve_forever(poll_interval)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
+    @property
+    def chat_requests(self) -> list[dict]:
+        with self._lock:
+            return [r for r in self.requests if r["path"] == CHAT_PATH]
+
     def fail_next(self, *, status: int, times: int = 1) -> None:
         with self._lock:
             self._failures.extend([status] * times)
+
+    def malformed_next(self, times: int = 1) -> None:
+        with self._lock:
+            self._malformed += times
+
+    def disconnect_next(self, times: int = 1) -> None:
+        with self._lock:
+            self._disconnects += times
 
     def take_failure(self) -> int | None:
         with self._lock:
             return self._failures.pop(0) if self._failures else None
 
+    def take_malformed(self) -> bool:
+        with self._lock:
+            if self._malformed:
+                self._malformed -= 1
+                return True
+            return False
+
+    def take_disconnect(self) -> bool:
+        with self._lock:
+            if self._disconnects:
+                self._disconnects -= 1
+                return True
+            return False
+
+    def record(self, path: str, body: dict) -> None:
+        with self._lock:
+            self.requests.append({"path": path, "body": body})
+
+    def reply_for(self, body: dict) -> str:
+        with self._lock:
+            queued = self.chat_replies.popleft() if self.chat_replies else None
+        if queued is not None:
+            return queued
+        if self.chat_handler is not None:
+            return self.chat_handler(body)
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema":
+            return json.dumps(schema_example(response_format["json_schema"]["schema"]))
+        if response_format.get("type") == "json_object":
+            return "{}"
+        return DEFAULT_REPLY
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients that time out or hang up mid-answer are expected in fault tests; keep pytest output clean.
+        pass
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: OpenAIStub
+    # Chunked streaming needs HTTP/1.1; keep-alive also matches what the SDK's pool expects.
+    protocol_version = "HTTP/1.1"
+    # Without this, Nagle batches the small SSE writes and the client no longer sees tokens one by one.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args) -> None:  # noqa: A002 (the stdlib's signature)
         pass
 
     def _json(self, status: int, payload: dict) -> None:
-        body = json.dumps(payload).encode()
+        self._raw(status, json.dumps(payload).encode())
+
+    def _raw(self, status: int, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -61,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         length = int(self.headers.get("Content-Length", 0))
         payload = json.loads(self.rfile.read(length) or b"{}")
-        self.server.requests.append({"path": self.path, "body": payload})
+        self.server.record(self.path, payload)
         if self.server.delay:
             time.sleep(self.server.delay)
         if (status := self.server.take_failure()) is not None:
@@ -76,4 +265,86 @@ class _Handler(BaseHTTPRequestHandler):
             ]
             self._json(200, {"object": "list", "data": data, "model": payload["model"], "usage": {}})
             return
-        self._json(404, {"error": {"message": f"no route {self.path}"}})
+        if self.path == CHAT_PATH:
+            self._chat(payload)
+            return
+        self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+
+    def _chat(self, payload: dict) -> None:
+        try:
+            reply = self.server.reply_for(payload)
+        except Exception as exc:
+            # A broken chat_handler should fail its test loudly, not hang the client on a dead socket.
+            self._json(500, {"error": {"message": f"chat_handler raised {exc!r}", "type": "server_error"}})
+            return
+        usage = {
+            "prompt_tokens": _prompt_tokens(payload.get("messages", [])),
+            "completion_tokens": _words(reply),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": payload.get("model")}
+        if payload.get("stream"):
+            self._stream(payload, reply, usage, meta)
+            return
+        if self.server.take_malformed():
+            self._raw(200, TRUNCATED_JSON.encode())
+            return
+        message = {"role": "assistant", "content": reply, "refusal": None}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        self._json(200, {**meta, "object": "chat.completion", "choices": [choice], "usage": usage})
+
+    def _stream(self, payload: dict, reply: str, usage: dict, meta: dict) -> None:
+        include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        malformed = self.server.take_malformed()
+        disconnect = not malformed and self.server.take_disconnect()
+
+        def chunk(delta: dict, finish_reason: str | None = None) -> dict:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            body = {**meta, "object": "chat.completion.chunk", "choices": [choice]}
+            if include_usage:
+                # The real API sends usage: null on every chunk but the last when usage is requested.
+                body["usage"] = None
+            return body
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        pieces = re.findall(r"\S+\s*|\s+", reply)
+        first = itertools.count()
+
+        def send(data: str) -> None:
+            if next(first) and self.server.token_delay:
+                time.sleep(self.server.token_delay)
+            self._write_chunk(f"data: {data}\n\n".encode())
+
+        send(json.dumps(chunk({"role": "assistant", "content": ""})))
+        if malformed:
+            for piece in pieces[:1]:
+                send(json.dumps(chunk({"content": piece})))
+            send(TRUNCATED_JSON)
+            self._end_chunks()
+            return
+        if disconnect:
+            for piece in pieces[:2]:
+                send(json.dumps(chunk({"content": piece})))
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        for piece in pieces:
+            send(json.dumps(chunk({"content": piece})))
+        send(json.dumps(chunk({}, "stop")))
+        if include_usage:
+            send(json.dumps({**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage}))
+        send("[DONE]")
+        self._end_chunks()
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()

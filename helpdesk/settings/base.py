@@ -159,6 +159,20 @@ KB_ANSWER_THRESHOLD = env_float("KB_ANSWER_THRESHOLD", 0.5)
 KB_GAP_SIMILARITY = env_float("KB_GAP_SIMILARITY", 0.9)
 COPILOT_ENGINE = env_str("COPILOT_ENGINE", "openai" if OPENAI_API_KEY or OPENAI_BASE_URL else "offline")
 COPILOT_MODEL = env_str("COPILOT_MODEL", "gpt-4o-mini")
+# "verified" checks an answer before sending it; "stream" sends it sentence by sentence
+# through fast guards. Empty: stream for the openai engine, verified for the offline one.
+COPILOT_DELIVERY = env_str("COPILOT_DELIVERY")
+COPILOT_LLM_TIMEOUT = env_float("COPILOT_LLM_TIMEOUT", 20.0)
+COPILOT_LLM_RETRIES = env_int("COPILOT_LLM_RETRIES", 2)
+# Answers scoring below this (0-10) are regenerated (verified) or flagged (stream).
+COPILOT_QA_THRESHOLD = env_float("COPILOT_QA_THRESHOLD", 7.0)
+# Token budget of the context block in the openai engine's prompt.
+COPILOT_CONTEXT_TOKENS = env_int("COPILOT_CONTEXT_TOKENS", 3000)
+COPILOT_SHOP_NAME = env_str("COPILOT_SHOP_NAME", "Brightcart")
+# Policy numbers the copilot's tools apply; the written policy is in the help centre.
+DELIVERY_LATE_AFTER_DAYS = env_int("DELIVERY_LATE_AFTER_DAYS", 5)
+RETURN_WINDOW_DAYS = env_int("RETURN_WINDOW_DAYS", 30)
+WARRANTY_MONTHS = env_int("WARRANTY_MONTHS", 24)
 
 DEMO_SEED_ALLOWED = env_bool("DEMO_SEED_ALLOWED", False)
 

@@ -1,0 +1,236 @@
+"""The openai engine: any OpenAI-compatible server through the official SDK.
+
+OpenAI, vLLM, Ollama and llama.cpp's server all work: set ``OPENAI_BASE_URL`` and
+``COPILOT_MODEL``. The analysis is one structured-output call (entities, intent,
+sentiment and urgency together) shared by the three analysis steps; the answer streams.
+Every call has a timeout, and the SDK retries with exponential backoff. Anything that
+still fails raises ``EngineError`` and the pipeline falls back to the offline engine.
+"""
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncIterator, Awaitable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+import httpx2
+import numpy as np
+import openai
+from django.conf import settings
+
+from copilot.analysis.classifier import IntentClassifier, IntentPrediction
+from copilot.analysis.entities import Amount, Entities, entities_extract
+from copilot.analysis.sentiment import SENTIMENTS, URGENCIES, SentimentResult
+from copilot.llm.base import EngineError, Grounding, Quality, Usage
+from copilot.llm.prompts import ANALYSIS_INSTRUCTIONS, JUDGE_INSTRUCTIONS, context_render, generation_messages
+from copilot.quality import answer_score_rules
+from knowledge.chunking import token_estimate
+
+# Errors of the transport or of a malformed reply: all mean "this engine failed".
+FAILURES = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, KeyError, TypeError, ValueError)
+
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]" = weakref.WeakKeyDictionary()
+
+
+def client_get() -> openai.AsyncOpenAI:
+    """One client per event loop: its connection pool belongs to the loop that created it."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = openai.AsyncOpenAI(
+            api_key=settings.OPENAI_API_KEY or "not-needed",
+            base_url=settings.OPENAI_BASE_URL or None,
+            timeout=settings.COPILOT_LLM_TIMEOUT,
+            max_retries=settings.COPILOT_LLM_RETRIES,
+        )
+        _clients[loop] = client
+    return client
+
+
+def analysis_schema(labels: list[str]) -> dict:
+    strings = {"type": "array", "items": {"type": "string"}}
+    amount = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"value": {"type": "string"}, "currency": {"type": ["string", "null"]}},
+        "required": ["value", "currency"],
+    }
+    entities = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "order_numbers": strings,
+            "emails": strings,
+            "amounts": {"type": "array", "items": amount},
+            "dates": strings,
+            "products": strings,
+        },
+        "required": ["order_numbers", "emails", "amounts", "dates", "products"],
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "entities": entities,
+            "intent": {"type": "string", "enum": labels},
+            "intent_confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "sentiment": {"type": "string", "enum": list(SENTIMENTS)},
+            "urgency": {"type": "string", "enum": list(URGENCIES)},
+            "sentiment_score": {"type": "number", "minimum": -1, "maximum": 1},
+            "signals": strings,
+        },
+        "required": ["entities", "intent", "intent_confidence", "sentiment", "urgency", "sentiment_score", "signals"],
+    }
+
+
+JUDGE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "score": {"type": "integer", "minimum": 0, "maximum": 10},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["score", "reasons"],
+}
+
+
+def _response_format(name: str, schema: dict) -> dict:
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
+def _entities_from(payload: dict, *, text: str, products: list[str]) -> Entities:
+    """The model's entities, kept only where they really occur in the message, plus the regex ones."""
+    lowered = text.lower()
+    amounts = []
+    for row in payload.get("amounts", []):
+        try:
+            amounts.append(
+                Amount(value=Decimal(str(row["value"])), currency=row.get("currency"), text=str(row["value"]))
+            )
+        except (InvalidOperation, KeyError):
+            continue
+    dates = []
+    for value in payload.get("dates", []):
+        try:
+            dates.append(date.fromisoformat(value))
+        except (TypeError, ValueError):
+            continue
+    model = Entities(
+        order_numbers=tuple(n.lstrip("#") for n in payload.get("order_numbers", []) if n.lstrip("#") in text),
+        emails=tuple(e.lower() for e in payload.get("emails", []) if e.lower() in lowered),
+        amounts=tuple(amounts),
+        dates=tuple(dates),
+        products=tuple(p for p in payload.get("products", []) if p.lower() in lowered),
+    )
+    return entities_extract(text=text, products=products).merged(model)
+
+
+class OpenAIEngine:
+    name = "openai"
+
+    def __init__(self, *, labels: list[str], model: str | None = None) -> None:
+        self.model = model or settings.COPILOT_MODEL
+        self.usage = Usage()
+        # The taxonomy the analysis call classifies into.
+        self.labels = labels
+        self._analysis: asyncio.Task | None = None
+
+    async def _complete(self, *, messages: list[dict], schema_name: str, schema: dict) -> dict:
+        try:
+            response = await client_get().chat.completions.create(
+                model=self.model,
+                messages=messages,
+                response_format=_response_format(schema_name, schema),
+                temperature=0,
+            )
+            content = response.choices[0].message.content or ""
+            usage = response.usage
+            self.usage.add(
+                prompt_tokens=usage.prompt_tokens if usage else sum(token_estimate(m["content"]) for m in messages),
+                completion_tokens=usage.completion_tokens if usage else token_estimate(content),
+            )
+            payload = json.loads(content)
+            if not isinstance(payload, dict):
+                raise ValueError("the reply is not a JSON object")
+            return payload
+        except FAILURES as exc:
+            raise EngineError(f"{schema_name}: {type(exc).__name__}: {exc}") from exc
+
+    def _analyse(self, *, text: str) -> Awaitable[dict]:
+        # The three analysis steps share one call; the first to ask starts it.
+        if self._analysis is None:
+            messages = [{"role": "system", "content": ANALYSIS_INSTRUCTIONS}, {"role": "user", "content": text}]
+            self._analysis = asyncio.ensure_future(
+                self._complete(messages=messages, schema_name="analysis", schema=analysis_schema(self.labels))
+            )
+        return asyncio.shield(self._analysis)
+
+    async def extract_entities(self, *, text: str, products: list[str]) -> Entities:
+        payload = await self._analyse(text=text)
+        return _entities_from(payload["entities"], text=text, products=products)
+
+    async def classify_intent(
+        self, *, text: str, vector: Awaitable[np.ndarray], classifier: IntentClassifier | None
+    ) -> IntentPrediction:
+        payload = await self._analyse(text=text)
+        intent = payload["intent"]
+        if intent not in self.labels:
+            raise EngineError(f"analysis: unknown intent {intent!r}")
+        confidence = float(payload["intent_confidence"])
+        return IntentPrediction(intent=intent, confidence=confidence, ranking=((intent, confidence),))
+
+    async def analyze_sentiment(self, *, text: str, language: str) -> SentimentResult:
+        payload = await self._analyse(text=text)
+        if payload["sentiment"] not in SENTIMENTS or payload["urgency"] not in URGENCIES:
+            raise EngineError("analysis: sentiment or urgency outside the allowed values")
+        return SentimentResult(
+            sentiment=payload["sentiment"],
+            urgency=payload["urgency"],
+            score=float(payload["sentiment_score"]),
+            signals=tuple(str(s) for s in payload["signals"]),
+        )
+
+    async def generate(self, *, grounding: Grounding) -> AsyncIterator[str]:
+        messages = generation_messages(grounding)
+        produced: list[str] = []
+        usage = None
+        try:
+            stream = await client_get().chat.completions.create(
+                model=self.model,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=0.2,
+            )
+            async for chunk in stream:
+                if chunk.usage:
+                    usage = chunk.usage
+                if chunk.choices and (delta := chunk.choices[0].delta.content):
+                    produced.append(delta)
+                    yield delta
+        except FAILURES as exc:
+            raise EngineError(f"generate: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self.usage.add(
+                prompt_tokens=usage.prompt_tokens if usage else sum(token_estimate(m["content"]) for m in messages),
+                completion_tokens=usage.completion_tokens if usage else token_estimate("".join(produced)),
+            )
+
+    async def score(self, *, grounding: Grounding, answer: str) -> Quality:
+        rules = answer_score_rules(grounding=grounding, answer=answer)
+        messages = [
+            {"role": "system", "content": JUDGE_INSTRUCTIONS},
+            {
+                "role": "user",
+                "content": f"{context_render(grounding)}\n# QUESTION\n{grounding.message}\n# ANSWER\n{answer}",
+            },
+        ]
+        payload = await self._complete(messages=messages, schema_name="quality", schema=JUDGE_SCHEMA)
+        judged = float(payload["score"])
+        if not 0 <= judged <= 10:
+            raise EngineError(f"quality: score {judged} outside 0-10")
+        reasons = [f"model: {reason}" for reason in payload["reasons"][:5]]
+        if judged < rules.score:
+            return Quality(score=judged, reasons=reasons + rules.reasons)
+        return Quality(score=rules.score, reasons=rules.reasons + reasons)

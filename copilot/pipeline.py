@@ -1,0 +1,589 @@
+"""The copilot pipeline: one stored customer message in, events and a traced answer out.
+
+The whole flow, top to bottom (``turn_run``):
+
+    load_context            memory + CRM card; the message is already stored
+    ├─ extract_entities  ┐
+    ├─ classify_intent   │  in parallel (the message is embedded once, for both
+    ├─ analyze_sentiment │  the classifier and the search)
+    └─ retrieve_knowledge┘
+    route_tools             billing/account → account status; orders/shipping → order status;
+                            returns → return eligibility
+    decide_escalation       every reason that applies; a ticket when there is one
+    generate + quality_check
+        verified: check first; below 7 regenerate once with the feedback, then a safe answer
+        stream:   sentence by sentence through the guards; score the finished text
+    persist                 the reply, the trace row, the memory; then, in Celery, the
+                            analytics event, the agents' follow-up plan and the summary
+
+Every step is timed into the trace. A step the openai engine fails is redone by the
+offline engine, and the trace says so. An unexpected error still ends the turn with an
+honest message and an escalation, never with silence.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+import numpy as np
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from copilot import escalation, tools
+from copilot.analysis.classifier import IntentClassifier, IntentPrediction
+from copilot.analysis.entities import Entities
+from copilot.analysis.language import language_detect
+from copilot.analysis.sentiment import SentimentResult
+from copilot.events import EscalatedEvent, Event, MessageEvent, StatusEvent, TokenEvent
+from copilot.guards import AllowedFacts, sentence_violations, sentences_split
+from copilot.llm import EngineError, OfflineEngine, delivery_default, engine_create
+from copilot.llm import templates as t
+from copilot.llm.base import Engine, Grounding, Quality, Source
+from copilot.llm.prompts import instructions_render
+from copilot.models import CopilotTurn, Intent
+from copilot.quality import grounding_texts
+from copilot.selectors import Context, copilot_context_get, intent_catalogue_get
+from copilot.services import TurnRecord, conversation_reopen, intent_classifier_get, turn_escalate, turn_record
+from crm.models import Product
+from helpdesk.models import Conversation, Message, Ticket
+from knowledge.embeddings import embedder_get
+from knowledge.selectors import SearchResult, kb_search
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TOOL_STATUS = {
+    tools.ACCOUNT_STATUS: "status_account",
+    tools.ORDER_STATUS: "status_order",
+    tools.RETURN_ELIGIBILITY: "status_return",
+}
+MAX_SOURCES = 3
+
+
+@dataclass
+class Trace:
+    started: float = field(default_factory=time.perf_counter)
+    steps: list[dict] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)
+    first_token_ms: int | None = None
+
+    def elapsed_ms(self) -> int:
+        return round((time.perf_counter() - self.started) * 1000)
+
+    @asynccontextmanager
+    async def step(self, name: str):
+        began = time.perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self.steps.append({"name": name, "ms": round((time.perf_counter() - began) * 1000, 2), "ok": ok})
+
+
+@dataclass
+class Turn:
+    """The state of one turn as the steps fill it in."""
+
+    message: Message
+    conversation: Conversation
+    context: Context
+    engine: Engine
+    offline: OfflineEngine
+    delivery: str
+    language: str
+    catalogue: dict[str, Intent]
+    classifier: IntentClassifier | None
+    products: list[str]
+    trace: Trace
+    vector: Awaitable[np.ndarray] | None = None
+    entities: Entities = field(default_factory=Entities)
+    intent: IntentPrediction | None = None
+    sentiment: SentimentResult | None = None
+    knowledge: SearchResult | None = None
+    sources: list[Source] = field(default_factory=list)
+    tool_results: list[tools.ToolResult] = field(default_factory=list)
+    small_talk: bool = False
+    escalation_reasons: list[str] = field(default_factory=list)
+    ticket: Ticket | None = None
+    answer: str = ""
+    quality: Quality | None = None
+    regenerated: bool = False
+    flagged: bool = False
+    guard_blocks: list[str] = field(default_factory=list)
+    offer_human: bool = False
+
+    @property
+    def customer(self):
+        return self.context.customer
+
+    @property
+    def card(self):
+        return self.context.card
+
+    def status(self, key: str) -> StatusEvent:
+        return StatusEvent(code=key.removeprefix("status_"), text=t.text(self.language, key))
+
+
+# ---------------------------------------------------------------- the flow
+
+
+async def turn_run(*, message_id: int, engine: str | None = None, delivery: str | None = None) -> AsyncIterator[Event]:
+    """Answer one stored customer message. Yields status, token, escalated and message events.
+
+    Yields nothing when the bot must stay silent (an agent has the conversation) and
+    replays the stored answer when the message was already answered.
+    """
+    loaded = await load_context(message_id=message_id, engine_name=engine, delivery=delivery)
+    if isinstance(loaded, MessageEvent):
+        yield loaded
+        return
+    if loaded is None:
+        return
+    turn = loaded
+    try:
+        async for event in _flow(turn):
+            if isinstance(event, TokenEvent) and turn.trace.first_token_ms is None:
+                turn.trace.first_token_ms = turn.trace.elapsed_ms()
+            yield event
+    except Exception:
+        logger.exception("Copilot turn for message %s failed", message_id)
+        async for event in fail_safely(turn):
+            yield event
+
+
+async def _flow(turn: Turn) -> AsyncIterator[Event]:
+    yield turn.status("status_searching")
+    await asyncio.gather(
+        extract_entities(turn),
+        classify_intent(turn),
+        analyze_sentiment(turn),
+        retrieve_knowledge(turn),
+    )
+    tool = tool_for(turn)
+    if tool:
+        yield turn.status(TOOL_STATUS[tool])
+    await route_tools(turn, tool=tool)
+    decide_escalation(turn)
+    if turn.escalation_reasons:
+        if event := await open_escalation(turn):
+            yield event
+    if turn.delivery == CopilotTurn.Delivery.VERIFIED:
+        async for event in answer_verified(turn):
+            yield event
+    else:
+        async for event in answer_streamed(turn):
+            yield event
+    yield await persist(turn)
+
+
+# ---------------------------------------------------------------- 1. context
+
+
+@database_sync_to_async
+def load_context(*, message_id: int, engine_name: str | None, delivery: str | None) -> Turn | MessageEvent | None:
+    started = time.perf_counter()
+    message = Message.objects.select_related("conversation").get(pk=message_id, role=Message.Role.CUSTOMER)
+    conversation = message.conversation
+    answered = CopilotTurn.objects.filter(customer_message=message, reply__isnull=False).select_related("reply").first()
+    if answered is not None:
+        return MessageEvent(
+            message_id=answered.reply_id,
+            text=answered.reply.content,
+            citations=answered.citations,
+            turn_id=answered.pk,
+            offer_human=answered.reply.metadata.get("offer_human", False),
+        )
+    if conversation.status == Conversation.Status.HUMAN:
+        return None
+    conversation_reopen(conversation=conversation)
+    context = copilot_context_get(conversation=conversation, before_message=message)
+    catalogue = intent_catalogue_get()
+    engine = engine_create(name=engine_name, labels=sorted(catalogue))
+    trace = Trace(started=started)
+    trace.steps.append({"name": "load_context", "ms": round((time.perf_counter() - started) * 1000, 2), "ok": True})
+    return Turn(
+        message=message,
+        conversation=conversation,
+        context=context,
+        engine=engine,
+        offline=engine if isinstance(engine, OfflineEngine) else OfflineEngine(),
+        delivery=delivery or delivery_default(engine_name=engine.name),
+        language=language_detect(text=message.content, default=context.language),
+        catalogue=catalogue,
+        classifier=intent_classifier_get(),
+        products=list(Product.objects.filter(is_active=True).values_list("name", flat=True)[:500]),
+        trace=trace,
+    )
+
+
+async def with_fallback(turn: Turn, step: str, call: Callable[[Engine], Awaitable[T]]) -> T:
+    """Run ``call`` on the turn's engine; if that engine fails, on the offline one."""
+    try:
+        return await call(turn.engine)
+    except EngineError as exc:
+        if turn.engine is turn.offline:
+            raise
+        turn.trace.fallbacks.append(f"{step}: {exc}")
+        return await call(turn.offline)
+
+
+def message_vector(turn: Turn) -> Awaitable[np.ndarray]:
+    """The message's embedding, computed once in a worker thread and shared by two steps."""
+    if turn.vector is None:
+
+        async def embed() -> np.ndarray:
+            async with turn.trace.step("embed_message"):
+                return await asyncio.to_thread(embedder_get().embed_query, turn.message.content)
+
+        turn.vector = asyncio.ensure_future(embed())
+    return asyncio.shield(turn.vector)
+
+
+# ---------------------------------------------------------------- 2. analysis, in parallel
+
+
+async def extract_entities(turn: Turn) -> None:
+    async with turn.trace.step("extract_entities"):
+        turn.entities = await with_fallback(
+            turn, "extract_entities", lambda e: e.extract_entities(text=turn.message.content, products=turn.products)
+        )
+
+
+async def classify_intent(turn: Turn) -> None:
+    async with turn.trace.step("classify_intent"):
+        turn.intent = await with_fallback(
+            turn,
+            "classify_intent",
+            lambda e: e.classify_intent(
+                text=turn.message.content, vector=message_vector(turn), classifier=turn.classifier
+            ),
+        )
+
+
+async def analyze_sentiment(turn: Turn) -> None:
+    async with turn.trace.step("analyze_sentiment"):
+        turn.sentiment = await with_fallback(
+            turn, "analyze_sentiment", lambda e: e.analyze_sentiment(text=turn.message.content, language=turn.language)
+        )
+
+
+async def retrieve_knowledge(turn: Turn) -> None:
+    async with turn.trace.step("retrieve_knowledge"):
+        vector = await message_vector(turn)
+        turn.knowledge = await database_sync_to_async(kb_search)(
+            query=turn.message.content, locale=turn.language, query_vector=vector, limit=MAX_SOURCES, per_article=1
+        )
+
+
+# ---------------------------------------------------------------- 3. tools
+
+
+def tool_for(turn: Turn) -> str | None:
+    intent = turn.catalogue.get(turn.intent.intent) if turn.intent else None
+    return intent.tool or None if intent else None
+
+
+def remembered_order(turn: Turn) -> str | None:
+    """The order this message is about: named in it, or carried over from earlier turns."""
+    if turn.entities.order_numbers:
+        return turn.entities.order_numbers[0]
+    return turn.context.memory.facts.get("order_number")
+
+
+async def route_tools(turn: Turn, *, tool: str | None) -> None:
+    async with turn.trace.step("route_tools"):
+        if tool == tools.ACCOUNT_STATUS:
+            result = await database_sync_to_async(tools.account_status)(customer=turn.customer)
+        elif tool in (tools.ORDER_STATUS, tools.RETURN_ELIGIBILITY):
+            result = await database_sync_to_async(tools.TOOLS[tool])(
+                customer=turn.customer, order_number=remembered_order(turn)
+            )
+        else:
+            return
+        turn.tool_results.append(result)
+
+
+# ---------------------------------------------------------------- 4. escalation
+
+
+def knowledge_sources(turn: Turn) -> list[Source]:
+    if not turn.knowledge or not turn.knowledge.answerable:
+        return []
+    return [
+        Source(
+            number=number,
+            title=hit.title,
+            url=hit.url,
+            heading=hit.heading,
+            text=hit.text,
+            locale=hit.locale,
+        )
+        for number, hit in enumerate(turn.knowledge.hits[:MAX_SOURCES], start=1)
+    ]
+
+
+def is_small_talk(turn: Turn) -> bool:
+    """Thanks and greetings: no knowledge-base answer is needed, so no low-confidence escalation."""
+    if turn.intent is None or turn.intent.intent != "general" or turn.entities.order_numbers:
+        return False
+    return turn.sentiment.sentiment == "positive" or len(turn.message.content.split()) <= 4
+
+
+def decide_escalation(turn: Turn) -> None:
+    began = time.perf_counter()
+    turn.sources = knowledge_sources(turn)
+    turn.small_talk = is_small_talk(turn)
+    intent = turn.catalogue.get(turn.intent.intent)
+    turn.escalation_reasons = escalation.escalation_reasons(
+        intent_escalates=bool(intent and intent.escalates),
+        sentiment=turn.sentiment.sentiment,
+        urgency=turn.sentiment.urgency,
+        signals=turn.sentiment.signals,
+        tools=turn.tool_results,
+        answerable=bool(turn.sources),
+        small_talk=turn.small_talk,
+        earlier_failures=turn.context.memory.failure_streak,
+    )
+    turn.trace.steps.append(
+        {"name": "decide_escalation", "ms": round((time.perf_counter() - began) * 1000, 2), "ok": True}
+    )
+
+
+async def open_escalation(turn: Turn) -> EscalatedEvent | None:
+    """Hand the conversation to a person through the helpdesk's ticket service."""
+    async with turn.trace.step("open_escalation"):
+        subject = f"{turn.intent.intent if turn.intent else 'copilot'}: {turn.message.content}"[:200]
+        ticket, created = await database_sync_to_async(turn_escalate)(
+            conversation=turn.conversation,
+            reasons=turn.escalation_reasons,
+            tier=turn.card.tier if turn.card else None,
+            subject=subject,
+        )
+    turn.ticket = ticket
+    if not created:
+        return None
+    return EscalatedEvent(
+        ticket_id=ticket.pk,
+        ticket_reference=ticket.reference,
+        reasons=list(turn.escalation_reasons),
+        priority=ticket.priority,
+    )
+
+
+# ---------------------------------------------------------------- 5.–6. generate and check
+
+
+def grounding_build(turn: Turn, *, feedback: list[str] | None = None) -> Grounding:
+    card, memory = turn.card, turn.context.memory
+    previous = turn.context.previous_summary
+    return Grounding(
+        message=turn.message.content,
+        language=turn.language,
+        intent=turn.intent.intent,
+        sentiment=turn.sentiment.sentiment,
+        urgency=turn.sentiment.urgency,
+        customer_name=card.name if card else None,
+        first_name=card.first_name if card else None,
+        tier=card.tier if card else None,
+        customer_email=card.email if card else None,
+        tools=turn.tool_results,
+        sources=turn.sources,
+        history=turn.context.history,
+        memory_summary=memory.summary,
+        previous_summary=previous if memory.facts.get("summary_language", turn.language) == turn.language else "",
+        small_talk=turn.small_talk,
+        escalation_reasons=list(turn.escalation_reasons),
+        ticket_reference=turn.ticket.reference if turn.ticket else None,
+        ticket_sla_minutes=settings.TICKET_SLA_MINUTES.get(turn.ticket.priority) if turn.ticket else None,
+        feedback=feedback or [],
+    )
+
+
+async def generate(turn: Turn, grounding: Grounding) -> AsyncIterator[str]:
+    """The engine's answer as deltas; the offline engine takes over if it fails before the first one."""
+    produced = False
+    try:
+        async for delta in turn.engine.generate(grounding=grounding):
+            produced = True
+            yield delta
+    except EngineError as exc:
+        turn.trace.fallbacks.append(f"generate: {exc}")
+        if produced:
+            # Half an answer is out; be honest about it and get a person.
+            turn.escalation_reasons.append(escalation.ENGINE_FAILURE)
+            yield " " + t.text(turn.language, "lost")
+            return
+        async for delta in turn.offline.generate(grounding=grounding):
+            yield delta
+
+
+async def quality_check(turn: Turn, grounding: Grounding, answer: str) -> Quality:
+    async with turn.trace.step("quality_check"):
+        quality = await with_fallback(turn, "quality_check", lambda e: e.score(grounding=grounding, answer=answer))
+    turn.quality = quality
+    return quality
+
+
+async def answer_verified(turn: Turn) -> AsyncIterator[Event]:
+    """Check before sending: regenerate once with the feedback, then fall back to a safe answer."""
+    grounding = grounding_build(turn)
+    async with turn.trace.step("generate"):
+        answer = "".join([delta async for delta in generate(turn, grounding)])
+    quality = await quality_check(turn, grounding, answer)
+    if quality.score < settings.COPILOT_QA_THRESHOLD:
+        turn.regenerated = True
+        grounding = replace(grounding, feedback=quality.reasons)
+        async with turn.trace.step("regenerate"):
+            answer = "".join([delta async for delta in generate(turn, grounding)])
+        quality = await quality_check(turn, grounding, answer)
+    if quality.score < settings.COPILOT_QA_THRESHOLD:
+        turn.flagged = True
+        turn.escalation_reasons.append(escalation.LOW_QUALITY)
+        if event := await open_escalation(turn):
+            yield event
+        answer = safe_answer(turn)
+    turn.answer = answer.strip()
+    yield TokenEvent(delta=turn.answer)
+
+
+async def answer_streamed(turn: Turn) -> AsyncIterator[Event]:
+    """Release the answer sentence by sentence, each through the guards; score the finished text."""
+    grounding = grounding_build(turn)
+    allowed = AllowedFacts.from_texts(grounding_texts(grounding), instructions=instructions_render(grounding))
+    released: list[str] = []
+
+    def admit(sentence: str) -> bool:
+        problems = sentence_violations(sentence, allowed=allowed)
+        if problems:
+            turn.guard_blocks.extend(problems)
+            turn.flagged = True
+            return False
+        released.append(sentence)
+        return True
+
+    buffer = ""
+    async with turn.trace.step("generate"):
+        async for delta in generate(turn, grounding):
+            sentences, buffer = sentences_split(buffer + delta)
+            for sentence in sentences:
+                if admit(sentence):
+                    yield TokenEvent(delta=sentence)
+        if buffer.strip() and admit(buffer):
+            yield TokenEvent(delta=buffer)
+    answer = "".join(released).strip()
+    quality = await quality_check(turn, grounding, answer)
+    if escalation.ENGINE_FAILURE in turn.escalation_reasons and turn.ticket is None:
+        if event := await open_escalation(turn):
+            yield event
+    if quality.score < settings.COPILOT_QA_THRESHOLD or not answer:
+        turn.flagged = True
+        if turn.ticket is None:
+            turn.offer_human = True
+            offer = ("\n" if answer else "") + t.text(turn.language, "offer_human")
+            answer += offer
+            yield TokenEvent(delta=offer)
+    turn.answer = answer
+
+
+def safe_answer(turn: Turn) -> str:
+    name = turn.card.first_name if turn.card else None
+    greeting = t.text(turn.language, "greeting", name=name) if name else t.text(turn.language, "greeting_anonymous")
+    sla = t.sla(turn.language, settings.TICKET_SLA_MINUTES.get(turn.ticket.priority) if turn.ticket else None)
+    ticket = turn.ticket.reference if turn.ticket else "—"
+    return f"{greeting}\n{t.text(turn.language, 'safe', ticket=ticket, sla=sla)}"
+
+
+# ---------------------------------------------------------------- 7. persist
+
+
+def turn_facts(turn: Turn) -> dict:
+    found = next((r.data.get("number") for r in turn.tool_results if r.ok and r.data.get("number")), None)
+    return {
+        "order_number": found or (turn.entities.order_numbers[0] if turn.entities.order_numbers else None),
+        "email": turn.entities.emails[0] if turn.entities.emails else None,
+        "last_intent": turn.intent.intent if turn.intent else None,
+    }
+
+
+def turn_failed(turn: Turn) -> bool:
+    return escalation.LOW_CONFIDENCE in turn.escalation_reasons or turn.flagged
+
+
+async def persist(turn: Turn) -> MessageEvent:
+    async with turn.trace.step("persist_prepare"):
+        citations = [source.citation() for source in turn.sources if f"[{source.number}]" in turn.answer]
+        knowledge = turn.knowledge
+        record = TurnRecord(
+            conversation_id=turn.conversation.pk,
+            customer_message_id=turn.message.pk,
+            answer=turn.answer or t.text(turn.language, "error"),
+            citations=citations,
+            engine=turn.engine.name,
+            model=turn.engine.model,
+            delivery=turn.delivery,
+            fallback="\n".join(turn.trace.fallbacks),
+            steps=turn.trace.steps,
+            total_ms=turn.trace.elapsed_ms(),
+            first_token_ms=turn.trace.first_token_ms,
+            llm_calls=turn.engine.usage.calls,
+            prompt_tokens=turn.engine.usage.prompt_tokens,
+            completion_tokens=turn.engine.usage.completion_tokens,
+            language=turn.language,
+            intent=turn.intent.intent if turn.intent else "",
+            intent_confidence=round(turn.intent.confidence, 4) if turn.intent else 0.0,
+            sentiment=turn.sentiment.sentiment if turn.sentiment else "neutral",
+            sentiment_score=turn.sentiment.score if turn.sentiment else 0.0,
+            urgency=turn.sentiment.urgency if turn.sentiment else "low",
+            entities=turn.entities.as_dict(),
+            tools=[result.as_dict() for result in turn.tool_results],
+            retrieval_confidence=round(knowledge.confidence, 4) if knowledge else None,
+            escalation_reasons=list(dict.fromkeys(turn.escalation_reasons)),
+            ticket_id=turn.ticket.pk if turn.ticket else None,
+            qa_score=turn.quality.score if turn.quality else None,
+            qa_reasons=turn.quality.reasons if turn.quality else [],
+            regenerated=turn.regenerated,
+            flagged=turn.flagged,
+            guard_blocks=turn.guard_blocks,
+            offer_human=turn.offer_human,
+            facts=turn_facts(turn),
+            failed=turn_failed(turn),
+            knowledge_gap=escalation.LOW_CONFIDENCE in turn.escalation_reasons,
+            query_vector=knowledge.query_vector.tolist() if knowledge and knowledge.query_vector is not None else None,
+        )
+    record.total_ms = turn.trace.elapsed_ms()
+    stored, reply = await database_sync_to_async(turn_record)(record=record)
+    return MessageEvent(
+        message_id=reply.pk, text=reply.content, citations=citations, turn_id=stored.pk, offer_human=turn.offer_human
+    )
+
+
+async def fail_safely(turn: Turn) -> AsyncIterator[Event]:
+    """An unexpected error: tell the customer honestly, get a person, and keep the trace."""
+    turn.escalation_reasons = [*turn.escalation_reasons, escalation.COPILOT_ERROR]
+    try:
+        if event := await open_escalation(turn):
+            yield event
+    except Exception:
+        logger.exception("Could not escalate conversation %s after a copilot error", turn.conversation.pk)
+    turn.answer = t.text(turn.language, "error")
+    turn.flagged = True
+    yield TokenEvent(delta=turn.answer)
+    yield await persist(turn)
+
+
+# ---------------------------------------------------------------- for synchronous callers
+
+
+def turn_run_collect(*, message_id: int, engine: str | None = None, delivery: str | None = None) -> list[Event]:
+    """Run a turn to the end from synchronous code (the CLI, tests) and return its events."""
+
+    async def collect() -> list[Event]:
+        return [event async for event in turn_run(message_id=message_id, engine=engine, delivery=delivery)]
+
+    return async_to_sync(collect)()

@@ -1,0 +1,84 @@
+"""The rule-based quality score of an answer, 0 to 10 with reasons.
+
+Both engines use it: the offline engine alone, the openai engine together with the
+model's own judgement (the lower score wins).
+"""
+
+import re
+
+from copilot.analysis.language import language_detect
+from copilot.guards import CITATION, AllowedFacts, sentence_violations
+from copilot.llm.base import Grounding, Quality
+
+MAX_ANSWER_CHARS = 1800
+
+
+def grounding_texts(grounding: Grounding) -> list[str]:
+    """Every text an answer may take facts from."""
+    texts = [grounding.message, grounding.memory_summary, grounding.previous_summary]
+    texts += [content for _, content in grounding.history]
+    texts += [f"{source.title}\n{source.heading}\n{source.text}\n{source.url}" for source in grounding.sources]
+    texts += [str(tool.as_dict()) for tool in grounding.tools]
+    if grounding.customer_email:
+        texts.append(grounding.customer_email)
+    if grounding.ticket_reference:
+        texts.append(grounding.ticket_reference)
+    if grounding.ticket_sla_minutes:
+        texts.append(f"{grounding.ticket_sla_minutes} {grounding.ticket_sla_minutes // 60}")
+    return [text for text in texts if text]
+
+
+def tool_key_facts(grounding: Grounding) -> list[str]:
+    """Facts an answer to a tool question must mention: the order or account it is about."""
+    facts = []
+    for tool in grounding.tools:
+        if tool.ok:
+            facts.append(str(tool.data.get("number") or tool.data.get("account_number") or ""))
+        elif tool.data.get("asked"):
+            facts.append(str(tool.data["asked"]))
+    return [fact for fact in facts if fact]
+
+
+def answer_score_rules(*, grounding: Grounding, answer: str, allowed: AllowedFacts | None = None) -> Quality:
+    answer = answer.strip()
+    if not answer:
+        return Quality(score=0.0, reasons=["the answer is empty"])
+    allowed = allowed or AllowedFacts.from_texts(grounding_texts(grounding))
+    score = 10.0
+    reasons: list[str] = []
+
+    violations = sentence_violations(answer, allowed=allowed)
+    if violations:
+        score -= 5
+        reasons.append("states facts that are not in the context: " + "; ".join(violations[:3]))
+
+    cited = {int(n) for n in re.findall(r"\[(\d{1,2})\]", answer)}
+    known = {source.number for source in grounding.sources}
+    if cited - known:
+        score -= 3
+        reasons.append(f"cites sources that do not exist: {sorted(cited - known)}")
+
+    escalated = bool(grounding.escalation_reasons)
+    tool_answered = any(tool.ok for tool in grounding.tools)
+    if not grounding.small_talk:
+        if grounding.sources and not CITATION.search(answer) and not tool_answered:
+            score -= 3
+            reasons.append("answers from the knowledge base without a citation")
+        if not grounding.sources and not grounding.tools and not escalated:
+            score -= 4
+            reasons.append("is not grounded in the knowledge base or a tool result")
+        missing = [fact for fact in tool_key_facts(grounding) if fact not in answer]
+        if missing:
+            score -= 3
+            reasons.append(f"does not address the {grounding.intent} question: {', '.join(missing)} not mentioned")
+
+    if len(answer) >= 40 and language_detect(text=answer, default=grounding.language) != grounding.language:
+        score -= 2
+        reasons.append(f"is not in the customer's language ({grounding.language})")
+    if grounding.first_name and grounding.first_name not in answer:
+        score -= 1
+        reasons.append("does not address the customer by name")
+    if len(answer) > MAX_ANSWER_CHARS:
+        score -= 1
+        reasons.append("is too long")
+    return Quality(score=max(0.0, min(10.0, score)), reasons=reasons or ["grounded, on topic and cited"])

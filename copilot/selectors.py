@@ -1,0 +1,177 @@
+"""Reads for the copilot: the context of a turn, the taxonomy, and traces."""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from django.db.models import Count, Max
+
+from copilot.models import ConversationMemory, CopilotTurn, Intent, IntentExample
+from crm.models import Account, Customer
+from crm.selectors import customer_open_tickets, customer_recent_orders
+from helpdesk.models import Conversation, Message, Ticket
+
+HISTORY_MESSAGES = 8
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    id: int
+    external_id: str
+    name: str
+    first_name: str
+    email: str
+    tier: str
+    locale: str
+    account: dict | None
+    recent_orders: list[dict]
+    open_tickets: list[dict]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Memory:
+    summary: str = ""
+    facts: dict = field(default_factory=dict)
+    pending_actions: list = field(default_factory=list)
+    resolved_issues: list = field(default_factory=list)
+    sentiment_trajectory: list = field(default_factory=list)
+    failure_streak: int = 0
+    turn_count: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    conversation_id: int
+    conversation_status: str
+    language: str
+    customer: Customer | None
+    card: CustomerCard | None
+    memory: Memory
+    # Earlier messages of this conversation, oldest first: (role, text).
+    history: list[tuple[str, str]]
+    # The summary of this customer's previous conversation, for "last time you asked about...".
+    previous_summary: str
+    open_escalation: str | None
+
+
+def _order_row(order) -> dict:
+    return {
+        "number": order.number,
+        "status": order.status,
+        "placed_at": order.placed_at.date().isoformat(),
+        "total": f"{order.total:.2f}",
+        "currency": order.currency,
+    }
+
+
+def customer_card_get(*, customer: Customer) -> CustomerCard:
+    try:
+        account = customer.account
+        account_row = {
+            "number": account.number,
+            "status": account.status,
+            "subscription_tier": account.subscription_tier,
+        }
+    except Account.DoesNotExist:
+        account_row = None
+    return CustomerCard(
+        id=customer.pk,
+        external_id=customer.external_id,
+        name=customer.name,
+        first_name=customer.first_name,
+        email=customer.email,
+        tier=customer.tier,
+        locale=customer.locale,
+        account=account_row,
+        recent_orders=[_order_row(order) for order in customer_recent_orders(customer=customer, limit=5)],
+        open_tickets=[
+            {"reference": ticket.reference, "subject": ticket.subject, "status": ticket.status}
+            for ticket in customer_open_tickets(customer=customer)
+        ],
+    )
+
+
+def memory_get(*, conversation: Conversation) -> Memory:
+    row = ConversationMemory.objects.filter(conversation=conversation).first()
+    if row is None:
+        return Memory()
+    return Memory(
+        summary=row.summary,
+        facts=row.facts,
+        pending_actions=row.pending_actions,
+        resolved_issues=row.resolved_issues,
+        sentiment_trajectory=row.sentiment_trajectory,
+        failure_streak=row.failure_streak,
+        turn_count=row.turn_count,
+    )
+
+
+def previous_summary_get(*, conversation: Conversation) -> str:
+    if conversation.customer_id is None:
+        return ""
+    previous = (
+        ConversationMemory.objects.filter(conversation__customer_id=conversation.customer_id)
+        .exclude(conversation=conversation)
+        .exclude(summary="")
+        .order_by("-updated_at")
+        .first()
+    )
+    return previous.summary if previous else ""
+
+
+def copilot_context_get(*, conversation: Conversation, before_message: Message) -> Context:
+    """Everything the copilot knows when it answers ``before_message``."""
+    customer = (
+        Customer.objects.select_related("account").filter(pk=conversation.customer_id).first()
+        if conversation.customer_id
+        else None
+    )
+    history = list(
+        conversation.messages.filter(id__lt=before_message.id, role__in=["customer", "assistant", "agent"])
+        .order_by("-id")
+        .values_list("role", "content")[:HISTORY_MESSAGES]
+    )
+    history.reverse()
+    escalation = conversation.tickets.filter(kind=Ticket.Kind.ESCALATION, status__in=Ticket.OPEN_STATUSES).first()
+    return Context(
+        conversation_id=conversation.pk,
+        conversation_status=conversation.status,
+        language=conversation.language,
+        customer=customer,
+        card=customer_card_get(customer=customer) if customer else None,
+        memory=memory_get(conversation=conversation),
+        history=history,
+        previous_summary=previous_summary_get(conversation=conversation),
+        open_escalation=escalation.reference if escalation else None,
+    )
+
+
+def intent_catalogue_get() -> dict[str, Intent]:
+    return {intent.name: intent for intent in Intent.objects.filter(is_active=True)}
+
+
+def intent_examples_fingerprint() -> tuple:
+    """Changes whenever an active example or intent is added, edited or removed."""
+    examples = IntentExample.objects.filter(intent__is_active=True).aggregate(
+        count=Count("id"), last_id=Max("id"), last_edit=Max("updated_at"), intent_edit=Max("intent__updated_at")
+    )
+    return tuple(examples.values())
+
+
+def intent_training_set_get() -> tuple[list[str], list[str], np.ndarray]:
+    """Texts, intent names and stored vectors of all active examples that have a vector."""
+    rows = list(
+        IntentExample.objects.filter(intent__is_active=True, embedding__isnull=False)
+        .order_by("id")
+        .values_list("text", "intent__name", "embedding")
+    )
+    if not rows:
+        return [], [], np.empty((0, 0), dtype=np.float32)
+    texts, labels, vectors = zip(*rows, strict=True)
+    return list(texts), list(labels), np.asarray(vectors, dtype=np.float32)
+
+
+def turns_for_conversation(*, conversation: Conversation) -> list[CopilotTurn]:
+    return list(conversation.copilot_turns.order_by("id"))

@@ -1,0 +1,428 @@
+"""Writes of the copilot: the taxonomy, the per-turn record, memory and follow-ups."""
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from copilot.analysis.classifier import IntentClassifier, intent_classifier_train
+from copilot.escalation import escalation_priority, escalation_summary
+from copilot.models import AnalyticsEvent, ConversationMemory, CopilotTurn, Intent, IntentExample
+from copilot.selectors import intent_examples_fingerprint, intent_training_set_get
+from copilot.taxonomy import DEFAULT_INTENTS, intent_label
+from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.services import message_add, ticket_escalate
+from knowledge.embeddings import embedder_get
+from knowledge.services import knowledge_gap_record
+
+logger = logging.getLogger(__name__)
+
+MAX_EXAMPLE_CHARS = 500
+TRAJECTORY_LENGTH = 20
+
+
+@dataclass
+class IntentImportSummary:
+    intents_created: int = 0
+    intents_removed: int = 0
+    examples_created: int = 0
+    examples_skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def intent_name_normalise(value: str) -> str:
+    return slugify(value.strip().replace(" ", "_")).replace("-", "_")
+
+
+@transaction.atomic
+def intents_import(*, rows: Iterable[tuple[str, str]], replace: bool = False) -> IntentImportSummary:
+    """Add example utterances, creating intents as needed; ``replace`` makes the file the whole taxonomy.
+
+    Rows are (text, intent); bad rows are reported by their 1-based position and skipped.
+    """
+    summary = IntentImportSummary()
+    wanted: dict[str, list[str]] = {}
+    for position, (text, intent) in enumerate(rows, start=1):
+        text = " ".join((text or "").split())
+        name = intent_name_normalise(intent or "")
+        if not text or not name:
+            summary.errors.append(f"row {position}: needs both text and intent")
+            continue
+        if len(text) > MAX_EXAMPLE_CHARS:
+            summary.errors.append(f"row {position}: text longer than {MAX_EXAMPLE_CHARS} characters")
+            continue
+        wanted.setdefault(name, []).append(text)
+
+    if replace:
+        stale = Intent.objects.exclude(name__in=wanted)
+        summary.intents_removed = stale.count()
+        stale.delete()
+        IntentExample.objects.all().delete()
+    intents = {intent.name: intent for intent in Intent.objects.filter(name__in=wanted)}
+    for name in wanted.keys() - intents.keys():
+        spec = DEFAULT_INTENTS.get(name)
+        intents[name] = Intent.objects.create(
+            name=name,
+            label=intent_label(name),
+            description=spec.description if spec else "",
+            tool=spec.tool if spec else "",
+            escalates=spec.escalates if spec else False,
+        )
+        summary.intents_created += 1
+    # Reactivate intents a file brings back; their edit time also retrains the classifier.
+    Intent.objects.filter(name__in=wanted, is_active=False).update(is_active=True)
+    candidates = [IntentExample(intent=intents[name], text=text) for name, texts in wanted.items() for text in texts]
+    before = IntentExample.objects.count()
+    IntentExample.objects.bulk_create(candidates, ignore_conflicts=True, batch_size=1000)
+    summary.examples_created = IntentExample.objects.count() - before
+    summary.examples_skipped = len(candidates) - summary.examples_created
+    return summary
+
+
+def intent_examples_embed(*, batch_size: int = 256, on_batch: Callable[[int], None] | None = None) -> int:
+    """Store vectors for examples that have none, or one from another embedding model."""
+    embedder = embedder_get()
+    stale = IntentExample.objects.exclude(embedding_model=embedder.model_name).order_by("id")
+    done = 0
+    while batch := list(stale.only("id", "text")[:batch_size]):
+        vectors = embedder.embed_queries([example.text for example in batch])
+        for example, vector in zip(batch, vectors, strict=True):
+            example.embedding = vector.tolist()
+            example.embedding_model = embedder.model_name
+        IntentExample.objects.bulk_update(batch, ["embedding", "embedding_model"])
+        done += len(batch)
+        if on_batch:
+            on_batch(len(batch))
+    return done
+
+
+_classifier_lock = threading.Lock()
+_classifier_cache: dict[str, tuple[tuple, IntentClassifier | None]] = {}
+
+
+def intent_classifier_get() -> IntentClassifier | None:
+    """The classifier for the current examples, retrained whenever they change; None without examples."""
+    fingerprint = intent_examples_fingerprint()
+    cached = _classifier_cache.get("current")
+    if cached and cached[0] == fingerprint:
+        return cached[1]
+    with _classifier_lock:
+        intent_examples_embed()
+        fingerprint = intent_examples_fingerprint()
+        texts, labels, vectors = intent_training_set_get()
+        classifier = intent_classifier_train(texts=texts, labels=labels, vectors=vectors) if texts else None
+        _classifier_cache["current"] = (fingerprint, classifier)
+        logger.info("Trained the intent classifier on %d examples of %d intents", len(texts), len(set(labels)))
+        return classifier
+
+
+def conversation_reopen(*, conversation: Conversation) -> Conversation:
+    """A customer writing into a resolved conversation brings the bot back."""
+    updated = Conversation.objects.filter(pk=conversation.pk, status=Conversation.Status.RESOLVED).update(
+        status=Conversation.Status.BOT, resolved_at=None
+    )
+    if updated:
+        conversation.refresh_from_db(fields=["status", "resolved_at"])
+    return conversation
+
+
+def turn_escalate(
+    *, conversation: Conversation, reasons: list[str], tier: str | None, subject: str
+) -> tuple[Ticket, bool]:
+    """Open (or reuse) the conversation's human-takeover ticket for these reasons."""
+    return ticket_escalate(
+        conversation=conversation,
+        subject=subject,
+        reason=escalation_summary(reasons),
+        priority=escalation_priority(reasons=reasons, tier=tier),
+    )
+
+
+@dataclass
+class TurnRecord:
+    """Everything the pipeline hands over to be stored at the end of a turn."""
+
+    conversation_id: int
+    customer_message_id: int
+    answer: str
+    citations: list[dict]
+    engine: str
+    model: str
+    delivery: str
+    fallback: str
+    steps: list[dict]
+    total_ms: int
+    first_token_ms: int | None
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    language: str
+    intent: str
+    intent_confidence: float
+    sentiment: str
+    sentiment_score: float
+    urgency: str
+    entities: dict
+    tools: list[dict]
+    retrieval_confidence: float | None
+    escalation_reasons: list[str]
+    ticket_id: int | None
+    qa_score: float | None
+    qa_reasons: list[str]
+    regenerated: bool
+    flagged: bool
+    guard_blocks: list[str]
+    offer_human: bool
+    # Facts to remember for later turns, e.g. the order being discussed.
+    facts: dict
+    failed: bool
+    knowledge_gap: bool
+    query_vector: list[float] | None = None
+
+
+def _memory_update(*, memory: ConversationMemory, record: TurnRecord, reply: Message) -> None:
+    memory.turn_count += 1
+    memory.facts = {**memory.facts, **{key: value for key, value in record.facts.items() if value}}
+    memory.sentiment_trajectory = [
+        *memory.sentiment_trajectory,
+        {
+            "message": record.customer_message_id,
+            "sentiment": record.sentiment,
+            "urgency": record.urgency,
+            "score": round(record.sentiment_score, 3),
+        },
+    ][-TRAJECTORY_LENGTH:]
+    memory.failure_streak = memory.failure_streak + 1 if record.failed else 0
+    pending = [action for action in memory.pending_actions if action.get("kind") != "escalation"]
+    if record.ticket_id:
+        pending.append({"kind": "escalation", "ticket_id": record.ticket_id, "message": reply.pk})
+    memory.pending_actions = pending
+    if record.intent not in ("general", "human_request") and not record.failed:
+        topic = {"intent": record.intent, "order_number": record.facts.get("order_number"), "message": reply.pk}
+        memory.resolved_issues = [*memory.resolved_issues, topic][-TRAJECTORY_LENGTH:]
+
+
+@transaction.atomic
+def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
+    """Store the answer, the trace and the memory of one turn; the follow-ups run after commit."""
+    from copilot.tasks import turn_follow_up_task
+
+    conversation = Conversation.objects.get(pk=record.conversation_id)
+    existing = CopilotTurn.objects.filter(customer_message_id=record.customer_message_id).first()
+    if existing is not None and existing.reply_id:
+        return existing, existing.reply
+    reply, _ = message_add(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        content=record.answer,
+        metadata={
+            "citations": record.citations,
+            "engine": record.engine,
+            "qa_score": record.qa_score,
+            "offer_human": record.offer_human,
+            "in_reply_to": record.customer_message_id,
+        },
+    )
+    turn = CopilotTurn.objects.create(
+        conversation=conversation,
+        customer_message_id=record.customer_message_id,
+        reply=reply,
+        engine=record.engine,
+        model=record.model,
+        delivery=record.delivery,
+        fallback=record.fallback,
+        steps=record.steps,
+        total_ms=record.total_ms,
+        first_token_ms=record.first_token_ms,
+        llm_calls=record.llm_calls,
+        prompt_tokens=record.prompt_tokens,
+        completion_tokens=record.completion_tokens,
+        language=record.language,
+        intent=record.intent,
+        intent_confidence=record.intent_confidence,
+        sentiment=record.sentiment,
+        urgency=record.urgency,
+        entities=record.entities,
+        tools=record.tools,
+        retrieval_confidence=record.retrieval_confidence,
+        citations=record.citations,
+        escalated=bool(record.ticket_id),
+        escalation_reasons=record.escalation_reasons,
+        ticket_id=record.ticket_id,
+        qa_score=record.qa_score,
+        qa_reasons=record.qa_reasons,
+        regenerated=record.regenerated,
+        flagged=record.flagged,
+        guard_blocks=record.guard_blocks,
+    )
+    memory, _ = ConversationMemory.objects.select_for_update().get_or_create(conversation=conversation)
+    _memory_update(memory=memory, record=record, reply=reply)
+    memory.save()
+    if record.knowledge_gap:
+        message = Message.objects.get(pk=record.customer_message_id)
+        try:
+            with transaction.atomic():
+                knowledge_gap_record(
+                    question=message.content,
+                    locale=record.language,
+                    confidence=record.retrieval_confidence or 0.0,
+                    embedding=None if record.query_vector is None else _as_array(record.query_vector),
+                )
+        except Exception:
+            # A gap is bookkeeping; losing one must not lose the customer's answer.
+            logger.exception("Could not record a knowledge gap for message %s", record.customer_message_id)
+    transaction.on_commit(lambda: turn_follow_up_task.delay(turn.pk))
+    return turn, reply
+
+
+def _as_array(values: list[float]):
+    import numpy as np
+
+    return np.asarray(values, dtype=np.float32)
+
+
+# (with an order number, without one) per intent.
+TOPICS = {
+    "en": {
+        "billing": ("a payment for order {order}", "a payment or charge"),
+        "technical": ("a technical problem", "a technical problem"),
+        "shipping": ("the delivery of order {order}", "a delivery"),
+        "orders": ("order {order}", "an order"),
+        "returns": ("a return or warranty claim for order {order}", "a return or warranty claim"),
+        "account": ("your account", "your account"),
+    },
+    "cs": {
+        "billing": ("platbu za objednávku č. {order}", "platbu"),
+        "technical": ("technický problém", "technický problém"),
+        "shipping": ("doručení objednávky č. {order}", "doručení zásilky"),
+        "orders": ("objednávku č. {order}", "objednávku"),
+        "returns": ("vrácení nebo reklamaci objednávky č. {order}", "vrácení nebo reklamaci"),
+        "account": ("váš účet", "váš účet"),
+    },
+}
+
+
+def memory_summary_refresh(*, conversation: Conversation) -> str:
+    """Rebuild the rolling summary from the conversation's turns, in the customer's language."""
+    turns = list(conversation.copilot_turns.order_by("id"))
+    if not turns:
+        return ""
+    language = turns[-1].language if turns[-1].language in TOPICS else "en"
+    topics: list[str] = []
+    for turn in turns:
+        templates = TOPICS[language].get(turn.intent)
+        if not templates:
+            continue
+        order = _order_of(turn)
+        text = templates[0].format(order=order) if order else templates[1]
+        if text not in topics:
+            topics.append(text)
+    summary = ", ".join(topics)
+    memory, _ = ConversationMemory.objects.get_or_create(conversation=conversation)
+    memory.summary = summary
+    memory.facts = {**memory.facts, "summary_language": language}
+    memory.save(update_fields=["summary", "facts", "updated_at"])
+    return summary
+
+
+def _order_of(turn: CopilotTurn) -> str | None:
+    """The order a turn was about: the one a tool found, else the one the customer named."""
+    for tool in turn.tools:
+        if number := tool.get("data", {}).get("number"):
+            return number
+    return (turn.entities.get("order_numbers") or [None])[0]
+
+
+def turn_follow_up_plan(*, turn: CopilotTurn) -> dict:
+    """Next steps for the agents, drafted from what the turn found; deterministic, so a retry writes the same."""
+    steps: list[str] = []
+    if turn.ticket_id:
+        ticket = turn.ticket
+        steps.append(f"Take over {ticket.reference} ({ticket.priority}) before {ticket.sla_due_at:%Y-%m-%d %H:%M}.")
+    for tool in turn.tools:
+        data = tool.get("data", {})
+        if tool.get("name") == "order_status" and data.get("late"):
+            steps.append(
+                f"Ask {data.get('carrier') or 'the carrier'} about parcel {data.get('tracking_number') or '?'} "
+                f"(order {data['number']}, {data.get('days_in_transit')} days in transit); if it is lost, "
+                "offer a replacement or a refund."
+            )
+        if tool.get("needs_review"):
+            steps.append(f"Review account {data.get('account_number')} (status {data.get('status')}).")
+        if tool.get("error") == "not_found":
+            steps.append(f"The customer asked about order {data.get('asked')}, which is not on their account.")
+    if "low_confidence" in turn.escalation_reasons:
+        steps.append("Answer the question, then add the answer to the help centre (it is logged as a gap).")
+    if turn.sentiment in ("negative", "frustrated", "angry"):
+        steps.append("Acknowledge the customer's frustration before solving the problem.")
+    if turn.flagged:
+        steps.append(f"Check the copilot's answer: quality {turn.qa_score}/10 ({'; '.join(turn.qa_reasons[:2])}).")
+    if not steps:
+        steps.append("No action needed; the copilot answered.")
+    return {"steps": steps, "priority": turn.ticket.priority if turn.ticket_id else "none"}
+
+
+def turn_suggested_replies(*, turn: CopilotTurn) -> list[str]:
+    """Drafts an agent can send as they are or edit: the copilot's own answer, then short openers."""
+    replies = [turn.reply.content] if turn.reply_id else []
+    name = turn.conversation.customer.first_name if turn.conversation.customer_id else ""
+    if turn.language == "cs":
+        replies.append(f"Dobrý den{', ' + name if name else ''}, jsem tu a vaši věc teď řeším osobně.")
+    else:
+        replies.append(f"Hi{' ' + name if name else ''}, I'm here and looking into this for you personally.")
+    return replies
+
+
+@transaction.atomic
+def turn_follow_up(*, turn_id: int) -> CopilotTurn | None:
+    """The background part of a turn: the analytics event, the agents' plan and the rolling summary.
+
+    Idempotent: a second run changes nothing. A turn deleted meanwhile is skipped.
+    """
+    turn = (
+        CopilotTurn.objects.select_related("ticket", "reply", "conversation__customer")
+        .select_for_update(of=("self",))
+        .filter(pk=turn_id)
+        .first()
+    )
+    if turn is None:
+        return None
+    AnalyticsEvent.objects.get_or_create(
+        turn=turn,
+        kind=AnalyticsEvent.Kind.TURN,
+        defaults={
+            "conversation_id": turn.conversation_id,
+            "payload": {
+                "engine": turn.engine,
+                "language": turn.language,
+                "intent": turn.intent,
+                "sentiment": turn.sentiment,
+                "urgency": turn.urgency,
+                "escalated": turn.escalated,
+                "escalation_reasons": turn.escalation_reasons,
+                "qa_score": turn.qa_score,
+                "flagged": turn.flagged,
+                "fallback": bool(turn.fallback),
+                "total_ms": turn.total_ms,
+                "first_token_ms": turn.first_token_ms,
+                "llm_calls": turn.llm_calls,
+            },
+        },
+    )
+    turn.follow_up = turn_follow_up_plan(turn=turn)
+    turn.suggested_replies = turn_suggested_replies(turn=turn)
+    turn.save(update_fields=["follow_up", "suggested_replies"])
+    memory_summary_refresh(conversation=turn.conversation)
+    return turn
+
+
+def customer_message_receive(
+    *, conversation: Conversation, content: str, client_message_id: str = ""
+) -> tuple[Message, bool]:
+    """Store a customer's message before anything else happens to it."""
+    return message_add(
+        conversation=conversation, role=Message.Role.CUSTOMER, content=content, client_message_id=client_message_id
+    )

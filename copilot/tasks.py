@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from copilot.services import turn_follow_up
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def turn_follow_up_task(turn_id: int) -> None:
+    turn_follow_up(turn_id=turn_id)
