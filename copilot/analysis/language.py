@@ -75,6 +75,18 @@ _WORDS: dict[str, dict[str, int]] = {
         **dict.fromkeys("is my i you your how can not it this that with for of and are was be me".split(), 1),
     },
 }
+
+
+def _weights_by_word() -> dict[str, tuple[tuple[str, int], ...]]:
+    # One look-up per word of a message instead of one per language.
+    weights: dict[str, tuple[tuple[str, int], ...]] = {}
+    for language, words in _WORDS.items():
+        for word, weight in words.items():
+            weights[word] = (*weights.get(word, ()), (language, weight))
+    return weights
+
+
+_WEIGHTS = _weights_by_word()
 _DECISIVE = 2
 
 
@@ -88,8 +100,8 @@ def _scores(text: str) -> dict[str, int]:
     if letters & _GERMAN_LETTERS:
         scores["de"] += 3
     for word in _WORD_RE.findall(strip_diacritics(text.lower()).replace("’", "'")):
-        for language, words in _WORDS.items():
-            scores[language] += words.get(word, 0)
+        for language, weight in _WEIGHTS.get(word, ()):
+            scores[language] += weight
     return scores
 
 
