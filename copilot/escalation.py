@@ -51,7 +51,8 @@ def escalation_reasons(
         reasons.append(HIGH_URGENCY)
     if any(tool.needs_review for tool in tools):
         reasons.append(ACCOUNT_REVIEW)
-    failed = not small_talk and not answerable and not any(tool.ok for tool in tools)
+    # A tool that ran has answered, even "no such order on your account" or "please sign in".
+    failed = not small_talk and not answerable and not tools
     if failed and HUMAN_REQUEST not in reasons:
         reasons.append(LOW_CONFIDENCE)
     if failed and earlier_failures >= 1:

@@ -332,7 +332,8 @@ def is_small_talk(turn: Turn) -> bool:
     """Thanks and greetings: no knowledge-base answer is needed, so no low-confidence escalation."""
     if turn.intent is None or turn.intent.intent != "general" or turn.entities.order_numbers:
         return False
-    return turn.sentiment.sentiment == "positive" or len(turn.message.content.split()) <= 4
+    text = turn.message.content
+    return "gratitude" in turn.sentiment.signals or (len(text.split()) <= 4 and "?" not in text)
 
 
 def decide_escalation(turn: Turn) -> None:

@@ -38,12 +38,18 @@ ANALYSIS_SCHEMA = {
 
 
 @pytest.fixture
-def client_for(openai_server):
+async def client_for(openai_server):
+    clients = []
+
     def make(**options) -> openai.AsyncOpenAI:
         options = {"max_retries": 0, "timeout": 5.0, **options}
-        return openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="test", **options)
+        clients.append(openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="test", **options))
+        return clients[-1]
 
-    return make
+    yield make
+    # Pooled keep-alive sockets would otherwise outlive the test's event loop.
+    for client in clients:
+        await client.close()
 
 
 async def collect(stream) -> list:

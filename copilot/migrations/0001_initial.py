@@ -11,6 +11,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('helpdesk', '0001_initial'),
+        # The pgvector extension is created there.
+        ('knowledge', '0001_initial'),
     ]
 
     operations = [
