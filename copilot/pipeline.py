@@ -23,6 +23,7 @@ honest message and an escalation, never with silence.
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -284,9 +285,11 @@ async def retrieve_knowledge(turn: Turn) -> None:
 # ---------------------------------------------------------------- 3. tools
 
 
-def tool_for(turn: Turn) -> str | None:
-    intent = turn.catalogue.get(turn.intent.intent) if turn.intent else None
-    return intent.tool or None if intent else None
+# "my order", "where is", "moje objednávka", "kde je", "мой заказ": the question is about the customer's own order.
+OWN_ORDER = re.compile(
+    r"\b(?:my|mine|where\s+is|where's|moje|mou|můj|mé|mojí|moji|mám|kde\s+je|мой|мою|мои|моего|где|mein\w*|wo\s+ist)\b",
+    re.IGNORECASE,
+)
 
 
 def remembered_order(turn: Turn) -> str | None:
@@ -294,6 +297,17 @@ def remembered_order(turn: Turn) -> str | None:
     if turn.entities.order_numbers:
         return turn.entities.order_numbers[0]
     return turn.context.memory.facts.get("order_number")
+
+
+def tool_for(turn: Turn) -> str | None:
+    """The tool the intent routes to, if the message gives it something to look up."""
+    intent = turn.catalogue.get(turn.intent.intent) if turn.intent else None
+    tool = intent.tool if intent else ""
+    if tool in (tools.ORDER_STATUS, tools.RETURN_ELIGIBILITY):
+        # A general question ("how much is delivery?") is not about the latest order.
+        if remembered_order(turn) is None and not OWN_ORDER.search(turn.message.content):
+            return None
+    return tool or None
 
 
 async def route_tools(turn: Turn, *, tool: str | None) -> None:
@@ -312,19 +326,38 @@ async def route_tools(turn: Turn, *, tool: str | None) -> None:
 # ---------------------------------------------------------------- 4. escalation
 
 
+# Knowledge-base categories that answer each default intent, for the agreement check below.
+INTENT_CATEGORIES = {"orders": "ordering"}
+AGREEMENT_MIN_INTENT_CONFIDENCE = 0.6
+# Passages scoring this close to the best one are cited with it; further ones are noise.
+SOURCE_SCORE_BAND = 0.015
+
+
+def retrieval_answers(turn: Turn) -> bool:
+    """Whether the knowledge base answers the message.
+
+    The calibrated confidence is fitted on English questions and under-rates other
+    languages, so a confident intent whose category matches the top hit's also counts:
+    two independent signals agreeing.
+    """
+    knowledge = turn.knowledge
+    if not knowledge or not knowledge.hits:
+        return False
+    if knowledge.answerable:
+        return True
+    intent = turn.intent
+    category = INTENT_CATEGORIES.get(intent.intent, intent.intent)
+    return intent.confidence >= AGREEMENT_MIN_INTENT_CONFIDENCE and knowledge.hits[0].category == category
+
+
 def knowledge_sources(turn: Turn) -> list[Source]:
-    if not turn.knowledge or not turn.knowledge.answerable:
+    if not retrieval_answers(turn):
         return []
+    top = turn.knowledge.hits[0].vector_score
+    hits = [hit for hit in turn.knowledge.hits[:MAX_SOURCES] if hit.vector_score >= top - SOURCE_SCORE_BAND]
     return [
-        Source(
-            number=number,
-            title=hit.title,
-            url=hit.url,
-            heading=hit.heading,
-            text=hit.text,
-            locale=hit.locale,
-        )
-        for number, hit in enumerate(turn.knowledge.hits[:MAX_SOURCES], start=1)
+        Source(number=number, title=hit.title, url=hit.url, heading=hit.heading, text=hit.text, locale=hit.locale)
+        for number, hit in enumerate(hits, start=1)
     ]
 
 

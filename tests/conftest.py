@@ -6,6 +6,20 @@ from tests.factories import StaffFactory
 from tests.openai_server import OpenAIStub
 
 
+@pytest.fixture(autouse=True)
+def keep_test_connection(monkeypatch):
+    """Keep the test's connection open across ``database_sync_to_async`` calls.
+
+    Channels closes "old" connections around each call, and a connection inside the
+    test's transaction looks old (autocommit is off), so the test would lose its
+    transaction. Django's test client avoids the same trap by disconnecting its
+    ``close_old_connections`` signal handler.
+    """
+    import channels.db
+
+    monkeypatch.setattr(channels.db, "close_old_connections", lambda: None)
+
+
 @pytest.fixture
 def staff_client(client):
     client.force_login(StaffFactory(username="staff"))

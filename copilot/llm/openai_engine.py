@@ -203,12 +203,19 @@ class OpenAIEngine:
                 stream_options={"include_usage": True},
                 temperature=0.2,
             )
+            finished = False
             async for chunk in stream:
                 if chunk.usage:
                     usage = chunk.usage
-                if chunk.choices and (delta := chunk.choices[0].delta.content):
+                if not chunk.choices:
+                    continue
+                if delta := chunk.choices[0].delta.content:
                     produced.append(delta)
                     yield delta
+                finished = finished or chunk.choices[0].finish_reason is not None
+            # The SDK silently drops a corrupt last event, so a missing finish_reason is a broken stream.
+            if not finished:
+                raise ValueError("the stream ended without a finish_reason")
         except FAILURES as exc:
             raise EngineError(f"generate: {type(exc).__name__}: {exc}") from exc
         finally:

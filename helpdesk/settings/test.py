@@ -1,5 +1,7 @@
 """pytest settings: the same PostgreSQL (embedded unless DATABASE_URL), fast hashing, eager Celery."""
 
+from helpdesk.env import env_str
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -16,3 +18,5 @@ STORAGES = {
 }
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 DEMO_SEED_ALLOWED = True
+# Separate names let several test runs share one server without dropping each other's database.
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_postgres")}  # noqa: F405
