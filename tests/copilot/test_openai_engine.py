@@ -1,0 +1,212 @@
+"""The openai engine through the real SDK, against a local OpenAI-compatible server (tests/openai_server.py)."""
+
+import json
+
+import pytest
+
+from copilot.events import EscalatedEvent, MessageEvent, TokenEvent
+from copilot.models import CopilotTurn
+from copilot.pipeline import turn_run_collect
+from copilot.services import customer_message_receive
+from helpdesk.services import conversation_start
+
+GOOD_ANSWER = "Hi Petr, order 12345 was shipped with PPL and is on its way. It has not been delivered yet. "
+ANALYSIS = {
+    "entities": {"order_numbers": ["12345"], "emails": [], "amounts": [], "dates": [], "products": []},
+    "intent": "shipping",
+    "intent_confidence": 0.93,
+    "sentiment": "neutral",
+    "urgency": "medium",
+    "sentiment_score": 0.0,
+    "signals": [],
+}
+
+
+def schema_name(body: dict) -> str | None:
+    response_format = body.get("response_format") or {}
+    return (response_format.get("json_schema") or {}).get("name")
+
+
+class Model:
+    """What the fake model answers: the analysis, the quality verdict and the streamed answers in turn."""
+
+    def __init__(self, *answers: str, analysis: dict | None = None, score: int = 9) -> None:
+        self.answers = list(answers) or [GOOD_ANSWER]
+        self.analysis = analysis or ANALYSIS
+        self.score = score
+
+    def __call__(self, body: dict) -> str:
+        name = schema_name(body)
+        if name == "analysis":
+            return json.dumps(self.analysis)
+        if name == "quality":
+            return json.dumps({"score": self.score, "reasons": ["judged by the test model"]})
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@pytest.fixture
+def llm(openai_server, settings):
+    settings.OPENAI_BASE_URL = openai_server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.COPILOT_LLM_RETRIES = 0
+    settings.COPILOT_LLM_TIMEOUT = 5.0
+    openai_server.chat_handler = Model()
+    return openai_server
+
+
+@pytest.fixture
+def ask(petr, django_capture_on_commit_callbacks):
+    def send(text: str, **options) -> tuple[list, CopilotTurn]:
+        conversation = conversation_start(customer=petr, language="en")
+        message, _ = customer_message_receive(conversation=conversation, content=text)
+        with django_capture_on_commit_callbacks(execute=True):
+            events = turn_run_collect(message_id=message.pk, engine="openai", **options)
+        return events, CopilotTurn.objects.get(customer_message=message)
+
+    return send
+
+
+def tokens(events: list) -> list[str]:
+    return [event.delta for event in events if isinstance(event, TokenEvent)]
+
+
+def final(events: list) -> MessageEvent:
+    return next(event for event in events if isinstance(event, MessageEvent))
+
+
+def test_streams_a_grounded_answer_sentence_by_sentence(llm, ask):
+    events, turn = ask("Where is my order 12345?")
+    assert turn.engine == "openai" and turn.delivery == "stream"
+    assert tokens(events) == [
+        "Hi Petr, order 12345 was shipped with PPL and is on its way. ",
+        "It has not been delivered yet. ",
+    ]
+    assert final(events).text == GOOD_ANSWER.strip()
+    assert turn.fallback == ""
+    assert turn.first_token_ms is not None and turn.first_token_ms <= turn.total_ms
+    # One analysis call for entities, intent and sentiment together, one answer, one judgement.
+    names = [schema_name(request["body"]) for request in llm.chat_requests]
+    assert names.count("analysis") == 1
+    assert names.count("quality") == 1
+    assert sum(1 for request in llm.chat_requests if request["body"].get("stream")) == 1
+    assert turn.llm_calls == 3
+    assert turn.prompt_tokens > 0 and turn.completion_tokens > 0
+    assert turn.qa_score == 9
+
+
+def test_the_prompt_carries_the_crm_card_tool_results_and_rules(llm, ask):
+    ask("Where is my order 12345?")
+    generation = next(request["body"] for request in llm.chat_requests if request["body"].get("stream"))
+    system = generation["messages"][0]["content"]
+    assert generation["messages"][0]["role"] == "system"
+    assert "Petr Svoboda" in system and '"number": "12345"' in system and "PPL" in system
+    assert "Never state an order number" in system
+    assert generation["messages"][-1] == {"role": "user", "content": "Where is my order 12345?"}
+
+
+def test_the_analysis_is_one_json_schema_call_over_the_taxonomy(llm, ask):
+    llm.chat_handler = Model(analysis={**ANALYSIS, "intent": "billing", "entities": {**ANALYSIS["entities"]}})
+    _, turn = ask("Where is my order 12345?")
+    analysis = next(r["body"] for r in llm.chat_requests if schema_name(r["body"]) == "analysis")
+    schema = analysis["response_format"]["json_schema"]
+    assert schema["strict"] is True
+    assert set(schema["schema"]["properties"]["intent"]["enum"]) >= {"billing", "shipping", "human_request"}
+    # The model's verdict is what routes the tools.
+    assert turn.intent == "billing"
+    assert [tool["name"] for tool in turn.tools] == ["account_status"]
+
+
+def test_entities_the_model_invents_are_dropped(llm, ask):
+    invented = {**ANALYSIS, "entities": {**ANALYSIS["entities"], "order_numbers": ["12345", "77777"]}}
+    llm.chat_handler = Model(analysis=invented)
+    _, turn = ask("Where is my order 12345?")
+    assert turn.entities["order_numbers"] == ["12345"]
+
+
+def test_server_errors_fall_back_to_the_offline_engine(llm, ask):
+    llm.fail_next(status=500, times=20)
+    events, turn = ask("Where is my order 12345?")
+    assert "analysis: InternalServerError" in turn.fallback
+    assert "generate: InternalServerError" in turn.fallback
+    assert "quality: InternalServerError" in turn.fallback
+    answer = final(events).text
+    assert "12345" in answer and "PPL" in answer
+    assert turn.intent in ("shipping", "orders")
+
+
+def test_a_timeout_falls_back_to_the_offline_engine(llm, ask, settings):
+    settings.COPILOT_LLM_TIMEOUT = 0.3
+    llm.delay = 1.0
+    events, turn = ask("Where is my order 12345?")
+    assert "APITimeoutError" in turn.fallback
+    assert "12345" in final(events).text
+
+
+def test_a_malformed_reply_falls_back(llm, ask):
+    llm.malformed_next()
+    _, turn = ask("Where is my order 12345?")
+    assert "analysis: JSONDecodeError" in turn.fallback
+    assert turn.intent in ("shipping", "orders")
+
+
+def test_a_stream_that_breaks_midway_is_admitted_and_escalated(llm, ask):
+    llm.chat_handler = Model("Hi Petr. Your order 12345 is on its way. I will tell you more in a moment, please wait.")
+    llm.disconnect_next()
+    events, turn = ask("Where is my order 12345?")
+    assert "generate: APIConnectionError" in turn.fallback
+    assert "engine_failure" in turn.escalation_reasons
+    assert any(isinstance(event, EscalatedEvent) for event in events)
+    assert "lost my train of thought" in final(events).text
+
+
+def test_a_sentence_with_an_invented_number_is_held_back(llm, ask):
+    llm.chat_handler = Model(
+        "Hi Petr, order 12345 was shipped with PPL. Your refund of 4999 CZK for order 55555 is on its way. "
+        "It has not been delivered yet."
+    )
+    events, turn = ask("Where is my order 12345?")
+    streamed = "".join(tokens(events))
+    assert "55555" not in streamed and "4999" not in streamed
+    assert "It has not been delivered yet." in streamed
+    assert turn.flagged
+    assert any("55555" in block for block in turn.guard_blocks)
+    assert "55555" not in final(events).text
+
+
+def test_a_sentence_repeating_the_system_prompt_is_held_back(llm, ask):
+    leak = "My rules: never state an order number, amount, date, email address or policy that is not in the CONTEXT."
+    llm.chat_handler = Model(f"Hi Petr, order 12345 is on its way. {leak}")
+    events, turn = ask("Where is my order 12345?")
+    assert "never state" not in "".join(tokens(events)).lower()
+    assert "repeats the system prompt" in turn.guard_blocks
+
+
+def test_a_low_score_in_stream_mode_flags_the_turn_and_offers_a_human(llm, ask):
+    llm.chat_handler = Model(score=3)
+    events, turn = ask("Where is my order 12345?")
+    assert turn.qa_score == 3 and turn.flagged
+    assert final(events).offer_human
+    assert final(events).text.endswith("I can connect you with a colleague.")
+    assert not turn.escalated
+
+
+def test_verified_mode_regenerates_once_with_the_feedback(llm, ask):
+    llm.chat_handler = Model("Hi Petr, your refund of 4999 CZK arrives tomorrow.", GOOD_ANSWER)
+    events, turn = ask("Where is my order 12345?", delivery="verified")
+    assert turn.regenerated
+    assert final(events).text == GOOD_ANSWER.strip()
+    generations = [r["body"] for r in llm.chat_requests if r["body"].get("stream")]
+    assert len(generations) == 2
+    assert "Fix these problems" in generations[1]["messages"][0]["content"]
+    assert "4999" in generations[1]["messages"][0]["content"]
+    assert tokens(events) == [GOOD_ANSWER.strip()]
+
+
+def test_verified_mode_sends_a_safe_answer_and_escalates_when_both_drafts_fail(llm, ask):
+    llm.chat_handler = Model("Your refund of 4999 CZK arrives tomorrow.")
+    events, turn = ask("Where is my order 12345?", delivery="verified")
+    answer = final(events).text
+    assert "4999" not in "".join(tokens(events))
+    assert turn.ticket is not None and turn.ticket.reference in answer
+    assert "low_quality" in turn.escalation_reasons
+    assert turn.regenerated and turn.flagged
