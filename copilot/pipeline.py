@@ -48,9 +48,8 @@ from copilot.llm.base import Engine, Grounding, Quality, Source
 from copilot.llm.prompts import instructions_render
 from copilot.models import CopilotTurn, Intent
 from copilot.quality import grounding_texts
-from copilot.selectors import Context, copilot_context_get, intent_catalogue_get
+from copilot.selectors import Context, copilot_context_get, intent_catalogue_get, product_names_get
 from copilot.services import TurnRecord, conversation_reopen, intent_classifier_get, turn_escalate, turn_record
-from crm.models import Product
 from helpdesk.models import Conversation, Message, Ticket
 from knowledge.embeddings import embedder_get
 from knowledge.selectors import SearchResult, kb_search
@@ -140,13 +139,18 @@ async def turn_run(*, message_id: int, engine: str | None = None, delivery: str 
     Yields nothing when the bot must stay silent (an agent has the conversation) and
     replays the stored answer when the message was already answered.
     """
-    loaded = await load_context(message_id=message_id, engine_name=engine, delivery=delivery)
+    trace = Trace()
+    message = await Message.objects.select_related("conversation").aget(pk=message_id, role=Message.Role.CUSTOMER)
+    # The embedding needs only the text: computing it while the context loads hides most of its cost.
+    vector = embed_start(message.content, trace=trace)
+    loaded = await load_context(message=message, trace=trace, engine_name=engine, delivery=delivery)
     if isinstance(loaded, MessageEvent):
         yield loaded
         return
     if loaded is None:
         return
     turn = loaded
+    turn.vector = vector
     try:
         async for event in _flow(turn):
             if isinstance(event, TokenEvent) and turn.trace.first_token_ms is None:
@@ -187,9 +191,10 @@ async def _flow(turn: Turn) -> AsyncIterator[Event]:
 
 
 @database_sync_to_async
-def load_context(*, message_id: int, engine_name: str | None, delivery: str | None) -> Turn | MessageEvent | None:
+def load_context(
+    *, message: Message, trace: Trace, engine_name: str | None, delivery: str | None
+) -> Turn | MessageEvent | None:
     started = time.perf_counter()
-    message = Message.objects.select_related("conversation").get(pk=message_id, role=Message.Role.CUSTOMER)
     conversation = message.conversation
     answered = CopilotTurn.objects.filter(customer_message=message, reply__isnull=False).select_related("reply").first()
     if answered is not None:
@@ -206,7 +211,6 @@ def load_context(*, message_id: int, engine_name: str | None, delivery: str | No
     context = copilot_context_get(conversation=conversation, before_message=message)
     catalogue = intent_catalogue_get()
     engine = engine_create(name=engine_name, labels=sorted(catalogue))
-    trace = Trace(started=started)
     trace.steps.append({"name": "load_context", "ms": round((time.perf_counter() - started) * 1000, 2), "ok": True})
     return Turn(
         message=message,
@@ -218,7 +222,7 @@ def load_context(*, message_id: int, engine_name: str | None, delivery: str | No
         language=language_detect(text=message.content, default=context.language),
         catalogue=catalogue,
         classifier=intent_classifier_get(),
-        products=list(Product.objects.filter(is_active=True).values_list("name", flat=True)[:500]),
+        products=product_names_get(),
         trace=trace,
     )
 
@@ -234,15 +238,17 @@ async def with_fallback(turn: Turn, step: str, call: Callable[[Engine], Awaitabl
         return await call(turn.offline)
 
 
+def embed_start(text: str, *, trace: Trace) -> Awaitable[np.ndarray]:
+    """Embed the message in a worker thread; the classifier and the search share the result."""
+
+    async def embed() -> np.ndarray:
+        async with trace.step("embed_message"):
+            return await asyncio.to_thread(embedder_get().embed_query, text)
+
+    return asyncio.ensure_future(embed())
+
+
 def message_vector(turn: Turn) -> Awaitable[np.ndarray]:
-    """The message's embedding, computed once in a worker thread and shared by two steps."""
-    if turn.vector is None:
-
-        async def embed() -> np.ndarray:
-            async with turn.trace.step("embed_message"):
-                return await asyncio.to_thread(embedder_get().embed_query, turn.message.content)
-
-        turn.vector = asyncio.ensure_future(embed())
     return asyncio.shield(turn.vector)
 
 

