@@ -19,7 +19,7 @@ class IntentAdmin(admin.ModelAdmin):
     inlines = [IntentExampleInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(example_count=Count("examples"))
+        return super().get_queryset(request).annotate(example_count=Count("examples", distinct=True))
 
     @admin.display(ordering="example_count", description="examples")
     def example_count(self, obj: Intent) -> int:
@@ -33,6 +33,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 

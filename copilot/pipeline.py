@@ -144,10 +144,10 @@ async def turn_run(*, message_id: int, engine: str | None = None, delivery: str 
     # The embedding needs only the text: computing it while the context loads hides most of its cost.
     vector = embed_start(message.content, trace=trace)
     loaded = await load_context(message=message, trace=trace, engine_name=engine, delivery=delivery)
-    if isinstance(loaded, MessageEvent):
-        yield loaded
-        return
-    if loaded is None:
+    if loaded is None or isinstance(loaded, MessageEvent):
+        vector.cancel()
+        if loaded is not None:
+            yield loaded
         return
     turn = loaded
     turn.vector = vector

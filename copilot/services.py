@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from copilot.analysis.classifier import IntentClassifier, intent_classifier_train
@@ -51,11 +52,16 @@ def intents_import(*, rows: Iterable[tuple[str, str]], replace: bool = False) ->
         if not text or not name:
             summary.errors.append(f"row {position}: needs both text and intent")
             continue
+        if len(name) > Intent._meta.get_field("name").max_length:
+            summary.errors.append(f"row {position}: intent name longer than 64 characters")
+            continue
         if len(text) > MAX_EXAMPLE_CHARS:
             summary.errors.append(f"row {position}: text longer than {MAX_EXAMPLE_CHARS} characters")
             continue
         wanted.setdefault(name, []).append(text)
 
+    if replace and not wanted:
+        raise ValueError("The file has no valid rows; refusing to replace the taxonomy with nothing.")
     if replace:
         stale = Intent.objects.exclude(name__in=wanted)
         summary.intents_removed = stale.count()
@@ -341,7 +347,8 @@ def turn_follow_up_plan(*, turn: CopilotTurn) -> dict:
     steps: list[str] = []
     if turn.ticket_id:
         ticket = turn.ticket
-        steps.append(f"Take over {ticket.reference} ({ticket.priority}) before {ticket.sla_due_at:%Y-%m-%d %H:%M}.")
+        due = timezone.localtime(ticket.sla_due_at)
+        steps.append(f"Take over {ticket.reference} ({ticket.priority}) before {due:%Y-%m-%d %H:%M}.")
     for tool in turn.tools:
         data = tool.get("data", {})
         if tool.get("name") == "order_status" and data.get("late"):

@@ -8,6 +8,8 @@ it did not exist, so a guessed number reveals nothing.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.utils import timezone
 
@@ -81,9 +83,12 @@ def _order_facts(order: Order, *, today: date) -> dict:
         "items": [f"{item.quantity} × {item.name}" for item in order.items.all()],
     }
     if order.status == Order.Status.SHIPPED and order.shipped_at:
-        days = (today - timezone.localtime(order.shipped_at).date()).days
-        facts["days_in_transit"] = days
-        facts["late"] = days > settings.DELIVERY_LATE_AFTER_DAYS
+        shipped = timezone.localtime(order.shipped_at).date()
+        business_days = int(np.busday_count(shipped, today))
+        facts["days_in_transit"] = (today - shipped).days
+        facts["business_days_in_transit"] = business_days
+        # /help/late-delivery/: late when not delivered within 8 business days of shipping.
+        facts["late"] = business_days >= settings.DELIVERY_LATE_AFTER_BUSINESS_DAYS
     return facts
 
 
@@ -133,7 +138,7 @@ def return_eligibility(*, customer: Customer | None, order_number: str | None, t
         return ToolResult(name=RETURN_ELIGIBILITY, ok=True, data=facts)
     delivered = timezone.localtime(order.delivered_at).date()
     return_until = delivered + timedelta(days=settings.RETURN_WINDOW_DAYS)
-    claim_until = delivered + timedelta(days=round(settings.WARRANTY_MONTHS * 30.44))
+    claim_until = delivered + relativedelta(months=settings.WARRANTY_MONTHS)
     facts.update(
         return_window_days=settings.RETURN_WINDOW_DAYS,
         warranty_months=settings.WARRANTY_MONTHS,

@@ -14,7 +14,7 @@ def customer_find(*, ref: str) -> Customer | None:
     if not ref:
         return None
     query = Q(external_id=ref) | Q(email__iexact=ref)
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
         query |= Q(pk=int(ref))
     return Customer.objects.select_related("account").filter(query).first()
 

@@ -150,8 +150,9 @@ def _seed_orders(*, customers: list[Customer], products: list[Product], now: dat
         timeline = _order_timeline(status, placed_at, rng)
         if number == LATE_ORDER:
             customer, currency, status = customers[0], "CZK", Order.Status.SHIPPED
-            placed_at = now - timedelta(days=9)
-            timeline = {"shipped_at": now - timedelta(days=8), "delivered_at": None}
+            # Twelve days always hold at least eight business days: late under the written policy.
+            placed_at = now - timedelta(days=13)
+            timeline = {"shipped_at": now - timedelta(days=12), "delivered_at": None}
             quantities = [(products[7], 1), (products[8], 2)]
         lines = [OrderLine(product=p, quantity=qty, unit_price=_demo_price(p, currency)) for p, qty in quantities]
         shipped = timeline["shipped_at"] is not None

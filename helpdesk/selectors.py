@@ -34,7 +34,13 @@ def conversation_get_for_customer(*, customer: Customer | None, conversation_id:
     ``customer=None`` reaches only anonymous conversations.
     """
     reference = str(conversation_id).strip()
-    query = Q(public_id=reference) if _is_uuid(reference) else Q(pk=int(reference)) if reference.isdigit() else None
+    query = (
+        Q(public_id=reference)
+        if _is_uuid(reference)
+        else Q(pk=int(reference))
+        if reference.isascii() and reference.isdigit()
+        else None
+    )
     if query is None:
         return None
     scope = Q(customer=customer) if customer is not None else Q(customer__isnull=True)

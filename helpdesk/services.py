@@ -11,6 +11,7 @@ from crm.models import Customer
 from helpdesk.models import AgentProfile, Conversation, Message, Ticket
 
 MAX_MESSAGE_LENGTH = 8000
+PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
 
 
 def agent_upsert(
@@ -97,9 +98,15 @@ def ticket_escalate(
     existing = Ticket.objects.filter(
         conversation=conversation, kind=Ticket.Kind.ESCALATION, status__in=Ticket.OPEN_STATUSES
     ).first()
-    if existing:
-        return existing, False
     now = timezone.now()
+    if existing:
+        # A later, more serious reason (anger after a low-confidence hand-over) raises the priority.
+        if PRIORITY_RANK[priority] > PRIORITY_RANK[existing.priority]:
+            existing.priority = priority
+            existing.reason = f"{existing.reason}; {reason}" if existing.reason else reason
+            existing.sla_due_at = min(existing.sla_due_at, ticket_sla_due(priority=priority, opened_at=now))
+            existing.save(update_fields=["priority", "reason", "sla_due_at", "updated_at"])
+        return existing, False
     ticket = Ticket.objects.create(
         conversation=conversation,
         customer=conversation.customer,

@@ -106,6 +106,8 @@ def tool_sentence(tool: ToolResult, *, language: str) -> str:
                 delivered=t.day(lang, data["delivered_at"]),
                 until=t.day(lang, data["return_until"]),
             )
+        if not data.get("warranty_claim"):
+            return t.text(lang, "return_closed", number=data["number"], claim_until=t.day(lang, data["claim_until"]))
         return t.text(
             lang,
             "return_expired",

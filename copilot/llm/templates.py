@@ -40,6 +40,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "arrive, we handle it as a delivery problem."
         ),
         "return_done": "Order #{number} has already been returned.",
+        "return_closed": (
+            "Both the 30-day return window and the warranty period for order #{number} have ended (the warranty "
+            "ran until {claim_until})."
+        ),
         "kb_intro": "Here is what our help centre says:",
         "escalated": "I've passed this to a colleague (ticket {ticket}); they will reply here{sla}.",
         "escalated_human": (
@@ -102,6 +106,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "nedorazí, řešíme to jako problém s doručením."
         ),
         "return_done": "Objednávka č. {number} už byla vrácena.",
+        "return_closed": (
+            "Lhůta 30 dnů na vrácení i záruční doba objednávky č. {number} už skončily (záruka platila do "
+            "{claim_until})."
+        ),
         "kb_intro": "V našem centru nápovědy k tomu píšeme:",
         "escalated": "Předal jsem to kolegovi (požadavek {ticket}), který vám odpoví přímo tady{sla}.",
         "escalated_human": (

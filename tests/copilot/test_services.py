@@ -193,11 +193,6 @@ def test_an_example_of_exactly_the_maximum_length_is_accepted():
     assert (summary.examples_created, summary.errors) == (1, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services.py intents_import does not check the 64-character limit of Intent.name; the row "
-    "raises DataError and aborts the whole import instead of being reported and skipped",
-)
 def test_an_overlong_intent_name_is_a_bad_row_not_a_crash():
     summary = intents_import(rows=[("Good row", "billing"), ("Bad row", "x" * 70)])
     assert [error[:7] for error in summary.errors] == ["row 2: "]
@@ -520,11 +515,6 @@ def test_the_plan_lists_every_next_step(conversation):
     assert turn.escalated is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services.py turn_follow_up_plan formats ticket.sla_due_at as loaded from the database (UTC), "
-    "not in the shop's time zone (Europe/Prague)",
-)
 def test_the_plan_states_the_sla_deadline_in_local_time(conversation):
     with time_machine.travel(NOW, tick=False):
         ticket, _ = turn_escalate(conversation=conversation, reasons=[ANGER, HIGH_URGENCY], tier=None, subject="s")

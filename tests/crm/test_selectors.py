@@ -63,7 +63,6 @@ def test_customer_find_loads_the_account_with_the_customer(emma, django_assert_n
         assert found.account.number == "ACC-2007"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: crm/selectors.py customer_find: str.isdigit() accepts '²', int() fails")
 def test_customer_find_treats_a_non_ascii_digit_as_unknown(emma):
     # "²".isdigit() is True but int("²") raises ValueError; a CLI --customer ² crashes instead of "No customer".
     assert customer_find(ref="²") is None

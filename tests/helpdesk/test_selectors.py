@@ -68,8 +68,5 @@ def test_garbage_or_unknown_ids_find_nothing(customer, conversation, ref):
     assert conversation_get_for_customer(customer=customer, conversation_id=ref) is None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: helpdesk/selectors.py conversation_get_for_customer: '²'.isdigit() is True, int() fails"
-)
 def test_a_non_ascii_digit_finds_nothing(customer, conversation):
     assert conversation_get_for_customer(customer=customer, conversation_id="²") is None

@@ -3,6 +3,7 @@ import sys
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from copilot.events import EscalatedEvent, MessageEvent, StatusEvent, event_as_dict
 from copilot.llm import ENGINES
@@ -31,6 +32,8 @@ class Command(BaseCommand):
             command.add_argument("--delivery", choices=CopilotTurn.Delivery.values, help="default: by engine")
 
     def handle(self, *args, action: str, **options):
+        if action == "ask" and not options["message"].strip():
+            raise CommandError("A message cannot be empty.")
         customer = None
         if options["customer"]:
             customer = customer_find(ref=options["customer"])
@@ -168,7 +171,8 @@ def report(turn: CopilotTurn, events: list) -> str:
     lines += ["", "ESCALATION"]
     if turn.ticket_id:
         ticket = turn.ticket
-        lines.append(f"  {ticket.reference} · priority {ticket.priority} · due {ticket.sla_due_at:%Y-%m-%d %H:%M}")
+        due = timezone.localtime(ticket.sla_due_at)
+        lines.append(f"  {ticket.reference} · priority {ticket.priority} · due {due:%Y-%m-%d %H:%M}")
         lines.append(f"  reasons: {', '.join(turn.escalation_reasons)}")
     elif turn.escalation_reasons:
         lines.append(f"  reasons: {', '.join(turn.escalation_reasons)} (conversation already with a person)")

@@ -28,9 +28,12 @@ class Command(BaseCommand):
             if "text" not in columns or intent_column is None:
                 raise CommandError(f"{path} needs a 'text' column and an 'intent' column; it has {columns}.")
             reader.fieldnames = columns
-            summary = intents_import(
-                rows=((row.get("text") or "", row.get(intent_column) or "") for row in reader), replace=replace
-            )
+            try:
+                summary = intents_import(
+                    rows=((row.get("text") or "", row.get(intent_column) or "") for row in reader), replace=replace
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
         for error in summary.errors[:20]:
             self.stderr.write(f"skipped {error}")
         embedded = 0 if no_embed else intent_examples_embed()
