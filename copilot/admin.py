@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from copilot.models import AnalyticsEvent, ConversationMemory, CopilotTurn, Intent, IntentExample
 
@@ -58,6 +60,16 @@ class CopilotTurnAdmin(ReadOnlyAdmin):
     search_fields = ["customer_message__content", "reply__content"]
     list_select_related = ["conversation"]
     date_hierarchy = "created_at"
+    exclude = ["steps"]
+    readonly_fields = ["timings"]
+
+    @admin.display(description="steps (ms)")
+    def timings(self, obj: CopilotTurn) -> str:
+        return format_html_join(
+            mark_safe("<br>"),  # noqa: S308 (a constant separator)
+            "{}: {} ms{}",
+            ((step["name"], step["ms"], "" if step["ok"] else " (failed)") for step in obj.steps),
+        )
 
 
 @admin.register(ConversationMemory)

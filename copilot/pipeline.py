@@ -26,7 +26,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -50,6 +49,7 @@ from copilot.models import CopilotTurn, Intent
 from copilot.quality import grounding_texts
 from copilot.selectors import Context, copilot_context_get, intent_catalogue_get, product_names_get
 from copilot.services import TurnRecord, conversation_reopen, intent_classifier_get, turn_escalate, turn_record
+from copilot.trace import Trace
 from helpdesk.models import Conversation, Message, Ticket
 from knowledge.embeddings import embedder_get
 from knowledge.selectors import SearchResult, kb_search
@@ -63,27 +63,6 @@ TOOL_STATUS = {
     tools.RETURN_ELIGIBILITY: "status_return",
 }
 MAX_SOURCES = 3
-
-
-@dataclass
-class Trace:
-    started: float = field(default_factory=time.perf_counter)
-    steps: list[dict] = field(default_factory=list)
-    fallbacks: list[str] = field(default_factory=list)
-    first_token_ms: int | None = None
-
-    def elapsed_ms(self) -> int:
-        return round((time.perf_counter() - self.started) * 1000)
-
-    @asynccontextmanager
-    async def step(self, name: str):
-        began = time.perf_counter()
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            self.steps.append({"name": name, "ms": round((time.perf_counter() - began) * 1000, 2), "ok": ok})
 
 
 @dataclass
@@ -211,7 +190,7 @@ def load_context(
     context = copilot_context_get(conversation=conversation, before_message=message)
     catalogue = intent_catalogue_get()
     engine = engine_create(name=engine_name, labels=sorted(catalogue))
-    trace.steps.append({"name": "load_context", "ms": round((time.perf_counter() - started) * 1000, 2), "ok": True})
+    trace.record("load_context", began=started)
     return Turn(
         message=message,
         conversation=conversation,
@@ -390,9 +369,7 @@ def decide_escalation(turn: Turn) -> None:
         small_talk=turn.small_talk,
         earlier_failures=turn.context.memory.failure_streak,
     )
-    turn.trace.steps.append(
-        {"name": "decide_escalation", "ms": round((time.perf_counter() - began) * 1000, 2), "ok": True}
-    )
+    turn.trace.record("decide_escalation", began=began)
 
 
 async def open_escalation(turn: Turn) -> EscalatedEvent | None:
