@@ -13,8 +13,9 @@ The whole flow, top to bottom (``turn_run``):
     generate + quality_check
         verified: check first; below 7 regenerate once with the feedback, then a safe answer
         stream:   sentence by sentence through the guards; score the finished text
-    persist                 the reply, the trace row, the memory; then, in Celery, the
-                            analytics event, the agents' follow-up plan and the summary
+    persist                 the reply and the trace row; then, in Celery, the analytics
+                            event, the agents' follow-up plan and the summary
+    remember                the memory, once the answer is out
 
 Every step is timed into the trace. A step the openai engine fails is redone by the
 offline engine, and the trace says so. An unexpected error still ends the turn with an
@@ -47,8 +48,15 @@ from copilot.llm.base import Engine, Grounding, Quality, Source
 from copilot.llm.prompts import instructions_render
 from copilot.models import CopilotTurn, Intent
 from copilot.quality import grounding_texts
-from copilot.selectors import Context, copilot_context_get, intent_catalogue_get, product_names_get
-from copilot.services import TurnRecord, conversation_reopen, intent_classifier_get, turn_escalate, turn_record
+from copilot.selectors import Context, copilot_context_get
+from copilot.services import (
+    TurnRecord,
+    conversation_reopen,
+    copilot_taxonomy_get,
+    memory_remember,
+    turn_escalate,
+    turn_record,
+)
 from copilot.trace import Trace
 from helpdesk.models import Conversation, Message, Ticket
 from knowledge.embeddings import embedder_get
@@ -96,6 +104,8 @@ class Turn:
     flagged: bool = False
     guard_blocks: list[str] = field(default_factory=list)
     offer_human: bool = False
+    record: TurnRecord | None = None
+    reply_id: int | None = None
 
     @property
     def customer(self):
@@ -119,7 +129,9 @@ async def turn_run(*, message_id: int, engine: str | None = None, delivery: str 
     replays the stored answer when the message was already answered.
     """
     trace = Trace()
-    message = await Message.objects.select_related("conversation").aget(pk=message_id, role=Message.Role.CUSTOMER)
+    message = await Message.objects.select_related("conversation__customer__account", "conversation__memory").aget(
+        pk=message_id, role=Message.Role.CUSTOMER
+    )
     # The embedding needs only the text: computing it while the context loads hides most of its cost.
     vector = embed_start(message.content, trace=trace)
     loaded = await load_context(message=message, trace=trace, engine_name=engine, delivery=delivery)
@@ -164,6 +176,7 @@ async def _flow(turn: Turn) -> AsyncIterator[Event]:
         async for event in answer_streamed(turn):
             yield event
     yield await persist(turn)
+    await remember(turn)
 
 
 # ---------------------------------------------------------------- 1. context
@@ -188,8 +201,8 @@ def load_context(
         return None
     conversation_reopen(conversation=conversation)
     context = copilot_context_get(conversation=conversation, before_message=message)
-    catalogue = intent_catalogue_get()
-    engine = engine_create(name=engine_name, labels=sorted(catalogue))
+    taxonomy = copilot_taxonomy_get()
+    engine = engine_create(name=engine_name, labels=sorted(taxonomy.catalogue))
     trace.record("load_context", began=started)
     return Turn(
         message=message,
@@ -199,9 +212,9 @@ def load_context(
         offline=engine if isinstance(engine, OfflineEngine) else OfflineEngine(),
         delivery=delivery or delivery_default(engine_name=engine.name),
         language=language_detect(text=message.content, default=context.language),
-        catalogue=catalogue,
-        classifier=intent_classifier_get(),
-        products=product_names_get(),
+        catalogue=taxonomy.catalogue,
+        classifier=taxonomy.classifier,
+        products=taxonomy.products,
         trace=trace,
     )
 
@@ -575,9 +588,19 @@ async def persist(turn: Turn) -> MessageEvent:
         )
     record.total_ms = turn.trace.elapsed_ms()
     stored, reply = await database_sync_to_async(turn_record)(record=record)
+    turn.record, turn.reply_id = record, reply.pk
     return MessageEvent(
         message_id=reply.pk, text=reply.content, citations=citations, turn_id=stored.pk, offer_human=turn.offer_human
     )
+
+
+async def remember(turn: Turn) -> None:
+    """Update the conversation's memory once the answer is out; the next message needs it, the customer doesn't wait."""
+    try:
+        await database_sync_to_async(memory_remember)(record=turn.record, reply_id=turn.reply_id)
+    except Exception:
+        # The answer is stored and sent; stale memory only costs the next turn some context.
+        logger.exception("Could not update the memory of conversation %s", turn.conversation.pk)
 
 
 async def fail_safely(turn: Turn) -> AsyncIterator[Event]:
@@ -592,6 +615,7 @@ async def fail_safely(turn: Turn) -> AsyncIterator[Event]:
     turn.flagged = True
     yield TokenEvent(delta=turn.answer)
     yield await persist(turn)
+    await remember(turn)
 
 
 # ---------------------------------------------------------------- for synchronous callers

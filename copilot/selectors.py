@@ -94,7 +94,11 @@ def customer_card_get(*, customer: Customer) -> CustomerCard:
 
 
 def memory_get(*, conversation: Conversation) -> Memory:
-    row = ConversationMemory.objects.filter(conversation=conversation).first()
+    try:
+        # Loaded with the conversation when the caller used select_related("memory").
+        row = conversation.memory
+    except ConversationMemory.DoesNotExist:
+        row = None
     if row is None:
         return Memory()
     return Memory(
@@ -122,12 +126,12 @@ def previous_summary_get(*, conversation: Conversation) -> str:
 
 
 def copilot_context_get(*, conversation: Conversation, before_message: Message) -> Context:
-    """Everything the copilot knows when it answers ``before_message``."""
-    customer = (
-        Customer.objects.select_related("account").filter(pk=conversation.customer_id).first()
-        if conversation.customer_id
-        else None
-    )
+    """Everything the copilot knows when it answers ``before_message``.
+
+    Load the conversation with ``select_related("customer__account", "memory")`` to save
+    two queries on every turn.
+    """
+    customer = conversation.customer
     history = list(
         conversation.messages.filter(id__lt=before_message.id, role__in=["customer", "assistant", "agent"])
         .order_by("-id")
@@ -143,7 +147,8 @@ def copilot_context_get(*, conversation: Conversation, before_message: Message) 
         card=customer_card_get(customer=customer) if customer else None,
         memory=memory_get(conversation=conversation),
         history=history,
-        previous_summary=previous_summary_get(conversation=conversation),
+        # Only a conversation's opening turn looks back at the previous conversation.
+        previous_summary="" if history else previous_summary_get(conversation=conversation),
         open_escalation=escalation.reference if escalation else None,
     )
 

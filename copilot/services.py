@@ -2,9 +2,11 @@
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -12,7 +14,12 @@ from django.utils.text import slugify
 from copilot.analysis.classifier import IntentClassifier, intent_classifier_train
 from copilot.escalation import escalation_priority, escalation_summary
 from copilot.models import AnalyticsEvent, ConversationMemory, CopilotTurn, Intent, IntentExample
-from copilot.selectors import intent_examples_fingerprint, intent_training_set_get
+from copilot.selectors import (
+    intent_catalogue_get,
+    intent_examples_fingerprint,
+    intent_training_set_get,
+    product_names_get,
+)
 from copilot.taxonomy import DEFAULT_INTENTS, intent_label
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import message_add, ticket_escalate
@@ -125,6 +132,38 @@ def intent_classifier_get() -> IntentClassifier | None:
         return classifier
 
 
+@dataclass(frozen=True)
+class Taxonomy:
+    """What every turn needs from the taxonomy and catalogue, shared between turns for a moment."""
+
+    catalogue: dict[str, Intent]
+    classifier: IntentClassifier | None
+    products: list[str]
+    checked_at: float
+
+
+_taxonomy_cache: dict[str, Taxonomy] = {}
+
+
+def copilot_taxonomy_get() -> Taxonomy:
+    """The intents, their classifier and the product names, re-read at most every ``COPILOT_TAXONOMY_TTL`` seconds.
+
+    Saves three queries on the hot path of every turn; an admin's edit shows within the TTL.
+    """
+    now = time.monotonic()
+    cached = _taxonomy_cache.get("current")
+    if cached is not None and now - cached.checked_at < settings.COPILOT_TAXONOMY_TTL:
+        return cached
+    taxonomy = Taxonomy(
+        catalogue=intent_catalogue_get(),
+        classifier=intent_classifier_get(),
+        products=product_names_get(),
+        checked_at=now,
+    )
+    _taxonomy_cache["current"] = taxonomy
+    return taxonomy
+
+
 def conversation_reopen(*, conversation: Conversation) -> Conversation:
     """A customer writing into a resolved conversation brings the bot back."""
     if conversation.status != Conversation.Status.RESOLVED:
@@ -191,7 +230,7 @@ class TurnRecord:
     query_vector: list[float] | None = None
 
 
-def _memory_update(*, memory: ConversationMemory, record: TurnRecord, reply: Message) -> None:
+def _memory_update(*, memory: ConversationMemory, record: TurnRecord, reply_id: int) -> None:
     memory.turn_count += 1
     memory.facts = {**memory.facts, **{key: value for key, value in record.facts.items() if value}}
     memory.sentiment_trajectory = [
@@ -206,22 +245,25 @@ def _memory_update(*, memory: ConversationMemory, record: TurnRecord, reply: Mes
     memory.failure_streak = memory.failure_streak + 1 if record.failed else 0
     pending = [action for action in memory.pending_actions if action.get("kind") != "escalation"]
     if record.ticket_id:
-        pending.append({"kind": "escalation", "ticket_id": record.ticket_id, "message": reply.pk})
+        pending.append({"kind": "escalation", "ticket_id": record.ticket_id, "message": reply_id})
     memory.pending_actions = pending
     if record.intent not in ("general", "human_request") and not record.failed:
-        topic = {"intent": record.intent, "order_number": record.facts.get("order_number"), "message": reply.pk}
+        topic = {"intent": record.intent, "order_number": record.facts.get("order_number"), "message": reply_id}
         memory.resolved_issues = [*memory.resolved_issues, topic][-TRAJECTORY_LENGTH:]
 
 
 @transaction.atomic
 def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
-    """Store the answer, the trace and the memory of one turn; the follow-ups run after commit."""
+    """Store the answer and the trace of one turn; the follow-ups run after commit."""
     from copilot.tasks import turn_follow_up_task
 
-    conversation = Conversation.objects.get(pk=record.conversation_id)
-    existing = CopilotTurn.objects.filter(customer_message_id=record.customer_message_id).first()
+    existing = (
+        CopilotTurn.objects.filter(customer_message_id=record.customer_message_id).select_related("reply").first()
+    )
     if existing is not None and existing.reply_id:
         return existing, existing.reply
+    # Only the id is needed to attach rows to the conversation; loading it would cost a query a turn.
+    conversation = Conversation(pk=record.conversation_id)
     reply, _ = message_add(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
@@ -266,9 +308,6 @@ def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
         flagged=record.flagged,
         guard_blocks=record.guard_blocks,
     )
-    memory, _ = ConversationMemory.objects.select_for_update().get_or_create(conversation=conversation)
-    _memory_update(memory=memory, record=record, reply=reply)
-    memory.save()
     if record.knowledge_gap:
         message = Message.objects.get(pk=record.customer_message_id)
         try:
@@ -284,6 +323,15 @@ def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
             logger.exception("Could not record a knowledge gap for message %s", record.customer_message_id)
     transaction.on_commit(lambda: turn_follow_up_task.delay(turn.pk))
     return turn, reply
+
+
+@transaction.atomic
+def memory_remember(*, record: TurnRecord, reply_id: int) -> ConversationMemory:
+    """Fold an answered turn into the conversation's memory, right after the reply has gone out."""
+    memory, _ = ConversationMemory.objects.select_for_update().get_or_create(conversation_id=record.conversation_id)
+    _memory_update(memory=memory, record=record, reply_id=reply_id)
+    memory.save()
+    return memory
 
 
 def _as_array(values: list[float]):
@@ -329,7 +377,7 @@ def memory_summary_refresh(*, conversation: Conversation) -> str:
         if text not in topics:
             topics.append(text)
     summary = ", ".join(topics)
-    memory, _ = ConversationMemory.objects.get_or_create(conversation=conversation)
+    memory, _ = ConversationMemory.objects.select_for_update().get_or_create(conversation=conversation)
     memory.summary = summary
     memory.facts = {**memory.facts, "summary_language": language}
     memory.save(update_fields=["summary", "facts", "updated_at"])

@@ -38,7 +38,8 @@ def order_latest_for_customer(*, customer: Customer) -> Order | None:
 
 
 def customer_recent_orders(*, customer: Customer, limit: int = 5) -> list[Order]:
-    return list(customer_orders(customer=customer).order_by("-placed_at", "-id")[:limit])
+    """The latest orders without their items: a summary for the customer card."""
+    return list(Order.objects.filter(customer=customer).order_by("-placed_at", "-id")[:limit])
 
 
 def customer_open_tickets(*, customer: Customer, limit: int = 5) -> list[Ticket]:

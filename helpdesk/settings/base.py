@@ -175,6 +175,8 @@ COPILOT_QA_THRESHOLD = env_float("COPILOT_QA_THRESHOLD", 7.0)
 # Token budget of the context block in the openai engine's prompt.
 COPILOT_CONTEXT_TOKENS = env_int("COPILOT_CONTEXT_TOKENS", 3000)
 COPILOT_SHOP_NAME = env_str("COPILOT_SHOP_NAME", "Brightcart")
+# Seconds a process reuses the intent taxonomy, its classifier and the product names before re-checking.
+COPILOT_TAXONOMY_TTL = env_float("COPILOT_TAXONOMY_TTL", 5.0)
 # Policy numbers the copilot's tools apply; the written policy is in the help centre.
 DELIVERY_LATE_AFTER_BUSINESS_DAYS = env_int("DELIVERY_LATE_AFTER_BUSINESS_DAYS", 8)
 RETURN_WINDOW_DAYS = env_int("RETURN_WINDOW_DAYS", 30)

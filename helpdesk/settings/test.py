@@ -18,5 +18,7 @@ STORAGES = {
 }
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 DEMO_SEED_ALLOWED = True
+# Tests edit the taxonomy and expect the next turn to see it.
+COPILOT_TAXONOMY_TTL = 0.0
 # Separate names let several test runs share one server without dropping each other's database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_postgres")}  # noqa: F405

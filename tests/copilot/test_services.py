@@ -18,6 +18,7 @@ from copilot.services import (
     intent_examples_embed,
     intent_name_normalise,
     intents_import,
+    memory_remember,
     memory_summary_refresh,
     turn_escalate,
     turn_follow_up,
@@ -112,7 +113,9 @@ def turn_fields(conversation: Conversation, message: Message, **changes) -> Turn
 def record_turn(conversation: Conversation, text: str = "Where is my order?", **changes) -> CopilotTurn:
     """Store a turn the way the pipeline does, without running the pipeline."""
     message, _ = customer_message_receive(conversation=conversation, content=text)
-    turn, _ = turn_record(record=turn_fields(conversation, message, **changes))
+    record = turn_fields(conversation, message, **changes)
+    turn, reply = turn_record(record=record)
+    memory_remember(record=record, reply_id=reply.pk)
     return turn
 
 
