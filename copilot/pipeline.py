@@ -351,6 +351,9 @@ def retrieval_answers(turn: Turn) -> bool:
 def knowledge_sources(turn: Turn) -> list[Source]:
     if not retrieval_answers(turn):
         return []
+    # A tool already answered; passages that only agree on the topic would be filler.
+    if not turn.knowledge.answerable and any(result.ok for result in turn.tool_results):
+        return []
     top = turn.knowledge.hits[0].vector_score
     hits = [hit for hit in turn.knowledge.hits[:MAX_SOURCES] if hit.vector_score >= top - SOURCE_SCORE_BAND]
     return [
@@ -411,7 +414,9 @@ async def open_escalation(turn: Turn) -> EscalatedEvent | None:
 
 def grounding_build(turn: Turn, *, feedback: list[str] | None = None) -> Grounding:
     card, memory = turn.card, turn.context.memory
-    previous = turn.context.previous_summary
+    # "Last time you asked about ..." only reads right in the language the summary is written in.
+    context = turn.context
+    previous = context.previous_summary if context.previous_summary_language == turn.language else ""
     return Grounding(
         message=turn.message.content,
         language=turn.language,
@@ -426,7 +431,7 @@ def grounding_build(turn: Turn, *, feedback: list[str] | None = None) -> Groundi
         sources=turn.sources,
         history=turn.context.history,
         memory_summary=memory.summary,
-        previous_summary=previous if memory.facts.get("summary_language", turn.language) == turn.language else "",
+        previous_summary=previous,
         small_talk=turn.small_talk,
         escalation_reasons=list(turn.escalation_reasons),
         ticket_reference=turn.ticket.reference if turn.ticket else None,

@@ -53,6 +53,7 @@ class Context:
     history: list[tuple[str, str]]
     # The summary of this customer's previous conversation, for "last time you asked about...".
     previous_summary: str
+    previous_summary_language: str
     open_escalation: str | None
 
 
@@ -112,9 +113,10 @@ def memory_get(*, conversation: Conversation) -> Memory:
     )
 
 
-def previous_summary_get(*, conversation: Conversation) -> str:
+def previous_summary_get(*, conversation: Conversation) -> tuple[str, str]:
+    """The summary of the customer's latest other conversation, and the language it is written in."""
     if conversation.customer_id is None:
-        return ""
+        return "", ""
     previous = (
         ConversationMemory.objects.filter(conversation__customer_id=conversation.customer_id)
         .exclude(conversation=conversation)
@@ -122,7 +124,9 @@ def previous_summary_get(*, conversation: Conversation) -> str:
         .order_by("-updated_at")
         .first()
     )
-    return previous.summary if previous else ""
+    if previous is None:
+        return "", ""
+    return previous.summary, previous.facts.get("summary_language", "en")
 
 
 def copilot_context_get(*, conversation: Conversation, before_message: Message) -> Context:
@@ -138,6 +142,7 @@ def copilot_context_get(*, conversation: Conversation, before_message: Message) 
         .values_list("role", "content")[:HISTORY_MESSAGES]
     )
     history.reverse()
+    previous = ("", "") if history else previous_summary_get(conversation=conversation)
     escalation = conversation.tickets.filter(kind=Ticket.Kind.ESCALATION, status__in=Ticket.OPEN_STATUSES).first()
     return Context(
         conversation_id=conversation.pk,
@@ -148,7 +153,8 @@ def copilot_context_get(*, conversation: Conversation, before_message: Message) 
         memory=memory_get(conversation=conversation),
         history=history,
         # Only a conversation's opening turn looks back at the previous conversation.
-        previous_summary="" if history else previous_summary_get(conversation=conversation),
+        previous_summary=previous[0],
+        previous_summary_language=previous[1],
         open_escalation=escalation.reference if escalation else None,
     )
 

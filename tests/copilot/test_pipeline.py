@@ -224,3 +224,22 @@ def test_both_delivery_modes_answer_the_same_offline(petr, delivery, ask):
     assert turn.delivery == delivery
     assert tokens.strip() == final(events).text
     assert turn.first_token_ms is not None and turn.first_token_ms <= turn.total_ms
+
+
+def test_a_summary_in_another_language_is_not_quoted(petr, ask):
+    earlier = conversation_start(customer=petr, language="cs")
+    ask(earlier, "Kde je moje objednávka 12345?")
+    assert ConversationMemory.objects.get(conversation=earlier).summary == "doručení objednávky č. 12345"
+    later = conversation_start(customer=petr, language="en")
+    events, _ = ask(later, "How do I reset my password?")
+    assert "Last time" not in final(events).text
+    assert "objednávky" not in final(events).text
+
+
+def test_a_tool_answer_is_not_padded_with_loosely_related_passages(petr, ask):
+    conversation = conversation_start(customer=petr)
+    events, turn = ask(conversation, "Dobrý den, mám problém s mou objednávkou č. 12345")
+    assert turn.tools[0]["ok"] is True
+    assert turn.retrieval_confidence < 0.5
+    assert turn.citations == []
+    assert "[1]" not in final(events).text
