@@ -63,7 +63,8 @@ def message_add(
         if existing:
             return existing, False
     try:
-        with transaction.atomic():
+        # Only a client id can collide (a concurrent resend) and needs the savepoint to recover.
+        with transaction.atomic(savepoint=bool(client_message_id)):
             message = Message.objects.create(
                 conversation=conversation,
                 role=role,
