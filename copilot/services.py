@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -252,16 +252,27 @@ def _memory_update(*, memory: ConversationMemory, record: TurnRecord, reply_id: 
         memory.resolved_issues = [*memory.resolved_issues, topic][-TRAJECTORY_LENGTH:]
 
 
-@transaction.atomic
 def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
-    """Store the answer and the trace of one turn; the follow-ups run after commit."""
+    """Store the answer and the trace of one turn; the follow-ups run after commit.
+
+    A message answered twice at once (a redelivery racing the first run) keeps the first
+    answer: the one-turn-per-message constraint rolls the second back.
+    """
+    try:
+        return _turn_record(record=record)
+    except IntegrityError:
+        existing = (
+            CopilotTurn.objects.filter(customer_message_id=record.customer_message_id).select_related("reply").first()
+        )
+        if existing is None or existing.reply_id is None:
+            raise
+        return existing, existing.reply
+
+
+@transaction.atomic
+def _turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
     from copilot.tasks import turn_follow_up_task
 
-    existing = (
-        CopilotTurn.objects.filter(customer_message_id=record.customer_message_id).select_related("reply").first()
-    )
-    if existing is not None and existing.reply_id:
-        return existing, existing.reply
     # Only the id is needed to attach rows to the conversation; loading it would cost a query a turn.
     conversation = Conversation(pk=record.conversation_id)
     reply, _ = message_add(

@@ -248,8 +248,10 @@ def search_candidates(*, vector: np.ndarray, query: str, locales: list[str], cat
     with transaction.atomic(), connection.cursor() as cursor:
         # With a locale or category filter, a plain HNSW scan can run out of matching
         # rows; the iterative scan keeps walking the graph until LIMIT is met.
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute("SET LOCAL hnsw.ef_search = 100")
+        # One round trip for both settings (set_config with is_local is SET LOCAL).
+        cursor.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', '100', true)"
+        )
         cursor.execute(_candidate_sql(text_queries=text_queries, with_category=bool(category)), params)
         return cursor.fetchall()
 
