@@ -8,7 +8,7 @@ from django.db.models import Count, Max
 from copilot.models import ConversationMemory, CopilotTurn, Intent, IntentExample
 from crm.models import Account, Customer, Product
 from crm.selectors import customer_open_tickets, customer_recent_orders
-from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.models import Conversation, Message
 
 HISTORY_MESSAGES = 8
 
@@ -44,7 +44,6 @@ class Memory:
 @dataclass(frozen=True)
 class Context:
     conversation_id: int
-    conversation_status: str
     language: str
     customer: Customer | None
     card: CustomerCard | None
@@ -54,7 +53,6 @@ class Context:
     # The summary of this customer's previous conversation, for "last time you asked about...".
     previous_summary: str
     previous_summary_language: str
-    open_escalation: str | None
 
 
 def _order_row(order) -> dict:
@@ -143,10 +141,8 @@ def copilot_context_get(*, conversation: Conversation, before_message: Message) 
     )
     history.reverse()
     previous = ("", "") if history else previous_summary_get(conversation=conversation)
-    escalation = conversation.tickets.filter(kind=Ticket.Kind.ESCALATION, status__in=Ticket.OPEN_STATUSES).first()
     return Context(
         conversation_id=conversation.pk,
-        conversation_status=conversation.status,
         language=conversation.language,
         customer=customer,
         card=customer_card_get(customer=customer) if customer else None,
@@ -155,7 +151,6 @@ def copilot_context_get(*, conversation: Conversation, before_message: Message) 
         # Only a conversation's opening turn looks back at the previous conversation.
         previous_summary=previous[0],
         previous_summary_language=previous[1],
-        open_escalation=escalation.reference if escalation else None,
     )
 
 

@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -287,37 +287,10 @@ def _turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
             "in_reply_to": record.customer_message_id,
         },
     )
+    # The record's fields named like the trace's columns are stored as they are.
+    columns = {field.attname for field in CopilotTurn._meta.concrete_fields} & {f.name for f in fields(record)}
     turn = CopilotTurn.objects.create(
-        conversation=conversation,
-        customer_message_id=record.customer_message_id,
-        reply=reply,
-        engine=record.engine,
-        model=record.model,
-        delivery=record.delivery,
-        fallback=record.fallback,
-        steps=record.steps,
-        total_ms=record.total_ms,
-        first_token_ms=record.first_token_ms,
-        llm_calls=record.llm_calls,
-        prompt_tokens=record.prompt_tokens,
-        completion_tokens=record.completion_tokens,
-        language=record.language,
-        intent=record.intent,
-        intent_confidence=record.intent_confidence,
-        sentiment=record.sentiment,
-        urgency=record.urgency,
-        entities=record.entities,
-        tools=record.tools,
-        retrieval_confidence=record.retrieval_confidence,
-        citations=record.citations,
-        escalated=bool(record.ticket_id),
-        escalation_reasons=record.escalation_reasons,
-        ticket_id=record.ticket_id,
-        qa_score=record.qa_score,
-        qa_reasons=record.qa_reasons,
-        regenerated=record.regenerated,
-        flagged=record.flagged,
-        guard_blocks=record.guard_blocks,
+        reply=reply, escalated=bool(record.ticket_id), **{name: getattr(record, name) for name in columns}
     )
     if record.knowledge_gap:
         message = Message.objects.get(pk=record.customer_message_id)

@@ -92,26 +92,26 @@ def _order_facts(order: Order, *, today: date) -> dict:
     return facts
 
 
-def _find_order(*, customer: Customer, order_number: str | None) -> Order | None:
+def _order_find(*, tool: str, customer: Customer | None, order_number: str | None) -> Order | ToolResult:
+    """The named order, or the latest one when none is named; a failed ``tool`` result when there is none."""
+    if customer is None:
+        return ToolResult(name=tool, ok=False, error="no_customer", data={"asked": order_number})
     if order_number:
-        return order_get_for_customer(customer=customer, number=order_number)
-    return order_latest_for_customer(customer=customer)
+        order = order_get_for_customer(customer=customer, number=order_number)
+    else:
+        order = order_latest_for_customer(customer=customer)
+    if order is None:
+        error = "not_found" if order_number else "no_orders"
+        return ToolResult(name=tool, ok=False, error=error, data={"asked": order_number})
+    return order
 
 
 def order_status(*, customer: Customer | None, order_number: str | None, today: date | None = None) -> ToolResult:
     """The status of the named order, or of the customer's latest order when none is named."""
-    if customer is None:
-        return ToolResult(name=ORDER_STATUS, ok=False, error="no_customer", data={"asked": order_number})
-    today = today or timezone.localdate()
-    order = _find_order(customer=customer, order_number=order_number)
-    if order is None:
-        return ToolResult(
-            name=ORDER_STATUS,
-            ok=False,
-            error="not_found" if order_number else "no_orders",
-            data={"asked": order_number},
-        )
-    return ToolResult(name=ORDER_STATUS, ok=True, data=_order_facts(order, today=today))
+    order = _order_find(tool=ORDER_STATUS, customer=customer, order_number=order_number)
+    if isinstance(order, ToolResult):
+        return order
+    return ToolResult(name=ORDER_STATUS, ok=True, data=_order_facts(order, today=today or timezone.localdate()))
 
 
 def return_eligibility(*, customer: Customer | None, order_number: str | None, today: date | None = None) -> ToolResult:
@@ -120,17 +120,10 @@ def return_eligibility(*, customer: Customer | None, order_number: str | None, t
     The windows come from the written policy: /help/returns-policy/ and
     /help/warranty-claim-process-and-deadlines/.
     """
-    if customer is None:
-        return ToolResult(name=RETURN_ELIGIBILITY, ok=False, error="no_customer", data={"asked": order_number})
+    order = _order_find(tool=RETURN_ELIGIBILITY, customer=customer, order_number=order_number)
+    if isinstance(order, ToolResult):
+        return order
     today = today or timezone.localdate()
-    order = _find_order(customer=customer, order_number=order_number)
-    if order is None:
-        return ToolResult(
-            name=RETURN_ELIGIBILITY,
-            ok=False,
-            error="not_found" if order_number else "no_orders",
-            data={"asked": order_number},
-        )
     facts = _order_facts(order, today=today)
     if order.delivered_at is None:
         # Nothing to return yet; an undelivered parcel is a delivery problem, not a return.
