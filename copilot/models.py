@@ -44,9 +44,11 @@ class Intent(models.Model):
 class IntentExample(models.Model):
     intent = models.ForeignKey(Intent, on_delete=models.CASCADE, related_name="examples")
     text = models.CharField(max_length=500)
-    # Filled lazily before training; the model name tells a stale vector from a fresh one.
+    # Filled lazily before training. The vector is stale when the text was edited since
+    # (``embedded_text`` differs) or another model made it.
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=100, blank=True, editable=False)
+    embedded_text = models.CharField(max_length=500, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -98,14 +99,17 @@ def intents_import(*, rows: Iterable[tuple[str, str]], replace: bool = False) ->
 def intent_examples_embed(*, batch_size: int = 256, on_batch: Callable[[int], None] | None = None) -> int:
     """Store vectors for examples that have none, or one from another embedding model."""
     embedder = embedder_get()
-    stale = IntentExample.objects.exclude(embedding_model=embedder.model_name).order_by("id")
+    stale = IntentExample.objects.filter(
+        ~Q(embedding_model=embedder.model_name) | ~Q(embedded_text=F("text"))
+    ).order_by("id")
     done = 0
     while batch := list(stale.only("id", "text")[:batch_size]):
         vectors = embedder.embed_queries([example.text for example in batch])
         for example, vector in zip(batch, vectors, strict=True):
             example.embedding = vector.tolist()
             example.embedding_model = embedder.model_name
-        IntentExample.objects.bulk_update(batch, ["embedding", "embedding_model"])
+            example.embedded_text = example.text
+        IntentExample.objects.bulk_update(batch, ["embedding", "embedding_model", "embedded_text"])
         done += len(batch)
         if on_batch:
             on_batch(len(batch))

@@ -301,6 +301,10 @@ def test_an_edited_example_retrains(shop, trainings):
     intent_classifier_get()
     assert len(trainings) == 2
     assert "My card was charged two times for one order" in trainings[1]["texts"]
+    example.refresh_from_db()
+    # The stored vector follows the edited text, not the old one.
+    assert example.embedded_text == example.text
+    assert np.allclose(example.embedding, embedder_get().embed_query(example.text), atol=1e-5)
 
 
 def test_a_deleted_example_retrains_without_it(shop, trainings):
