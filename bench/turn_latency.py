@@ -93,11 +93,12 @@ def offline_turns(count: int) -> None:
     from copilot.pipeline import turn_run
     from copilot.services import customer_message_receive, intent_classifier_get, turn_follow_up
 
-    async def timed_turn(message_id: int) -> tuple[float, float]:
+    async def timed_turn(message_id: int, text: str) -> tuple[float, float]:
         """Milliseconds from the turn's start to the stored reply's event, and to the end (memory saved)."""
         began = time.perf_counter()
         replied = None
-        async for event in turn_run(message_id=message_id):
+        # The caller has just stored the message, so it passes the text along, as the chat consumer does.
+        async for event in turn_run(message_id=message_id, text=text):
             if event.type == "message":
                 replied = (time.perf_counter() - began) * 1000
         return replied, (time.perf_counter() - began) * 1000
@@ -120,7 +121,7 @@ def offline_turns(count: int) -> None:
             conversation = conversations[customer.pk] = conversation_start(customer=customer, language=language)
         message, _ = customer_message_receive(conversation=conversation, content=text)
         began = time.perf_counter()
-        elapsed, finished = async_to_sync(timed_turn)(message.pk)
+        elapsed, finished = async_to_sync(timed_turn)(message.pk, message.content)
         wall = (time.perf_counter() - began) * 1000
         turn = CopilotTurn.objects.get(customer_message=message)
         if index < warmup:

@@ -60,7 +60,7 @@ from copilot.services import (
 from copilot.trace import Trace
 from helpdesk.models import Conversation, Message, Ticket
 from knowledge.embeddings import embedder_get
-from knowledge.selectors import SearchResult, kb_search
+from knowledge.selectors import SearchResult, kb_search, search_query_build
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,18 +122,36 @@ class Turn:
 # ---------------------------------------------------------------- the flow
 
 
-async def turn_run(*, message_id: int, engine: str | None = None, delivery: str | None = None) -> AsyncIterator[Event]:
+async def turn_run(
+    *,
+    message_id: int,
+    text: str | None = None,
+    engine: str | None = None,
+    delivery: str | None = None,
+) -> AsyncIterator[Event]:
     """Answer one stored customer message. Yields status, token, escalated and message events.
+
+    ``text`` is the message's content when the caller has it at hand (it has just stored
+    it); the embedding then starts before the message is read back.
 
     Yields nothing when the bot must stay silent (an agent has the conversation) and
     replays the stored answer when the message was already answered.
     """
     trace = Trace()
-    message = await Message.objects.select_related("conversation__customer__account", "conversation__memory").aget(
-        pk=message_id, role=Message.Role.CUSTOMER
-    )
     # The embedding needs only the text: computing it while the context loads hides most of its cost.
-    vector = embed_start(message.content, trace=trace)
+    vector = embed_start(text, trace=trace) if text else None
+    try:
+        message = await Message.objects.select_related("conversation__customer__account", "conversation__memory").aget(
+            pk=message_id, role=Message.Role.CUSTOMER
+        )
+    except BaseException:
+        if vector is not None:
+            vector.cancel()
+        raise
+    if vector is None or message.content != text:
+        if vector is not None:
+            vector.cancel()
+        vector = embed_start(message.content, trace=trace)
     loaded = await load_context(message=message, trace=trace, engine_name=engine, delivery=delivery)
     if loaded is None or isinstance(loaded, MessageEvent):
         vector.cancel()
@@ -274,9 +292,11 @@ async def analyze_sentiment(turn: Turn) -> None:
 
 async def retrieve_knowledge(turn: Turn) -> None:
     async with turn.trace.step("retrieve_knowledge"):
+        # The full-text half of the query is built while the embedding is still running.
+        prepared = await database_sync_to_async(search_query_build)(query=turn.message.content, locale=turn.language)
         vector = await message_vector(turn)
         turn.knowledge = await database_sync_to_async(kb_search)(
-            query=turn.message.content, locale=turn.language, query_vector=vector, limit=MAX_SOURCES, per_article=1
+            prepared=prepared, query_vector=vector, limit=MAX_SOURCES, per_article=1
         )
 
 
@@ -626,10 +646,12 @@ async def fail_safely(turn: Turn) -> AsyncIterator[Event]:
 # ---------------------------------------------------------------- for synchronous callers
 
 
-def turn_run_collect(*, message_id: int, engine: str | None = None, delivery: str | None = None) -> list[Event]:
+def turn_run_collect(
+    *, message_id: int, text: str | None = None, engine: str | None = None, delivery: str | None = None
+) -> list[Event]:
     """Run a turn to the end from synchronous code (the CLI, tests) and return its events."""
 
     async def collect() -> list[Event]:
-        return [event async for event in turn_run(message_id=message_id, engine=engine, delivery=delivery)]
+        return [event async for event in turn_run(message_id=message_id, text=text, engine=engine, delivery=delivery)]
 
     return async_to_sync(collect)()

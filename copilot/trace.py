@@ -1,5 +1,6 @@
 """The timing record of one copilot turn: every step with its milliseconds."""
 
+import asyncio
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,13 +19,16 @@ class Trace:
     @asynccontextmanager
     async def step(self, name: str):
         began = time.perf_counter()
-        ok = False
         try:
             yield
-            ok = True
-        finally:
-            self.steps.append({"name": name, "ms": round((time.perf_counter() - began) * 1000, 2), "ok": ok})
+        except asyncio.CancelledError:
+            # A step the flow abandoned (an embedding of superseded text) did no work for this turn.
+            raise
+        except BaseException:
+            self.record(name, began=began, ok=False)
+            raise
+        self.record(name, began=began)
 
-    def record(self, name: str, *, began: float) -> None:
+    def record(self, name: str, *, began: float, ok: bool = True) -> None:
         """Add a step that ran synchronously, timed from ``began`` (a ``perf_counter`` value)."""
-        self.steps.append({"name": name, "ms": round((time.perf_counter() - began) * 1000, 2), "ok": True})
+        self.steps.append({"name": name, "ms": round((time.perf_counter() - began) * 1000, 2), "ok": ok})

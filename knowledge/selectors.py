@@ -233,8 +233,16 @@ def search_text_queries(*, query: str, locales: list[str]) -> dict[int, str]:
     return queries
 
 
-def search_candidates(*, vector: np.ndarray, query: str, locales: list[str], category: str | None) -> list[tuple]:
-    text_queries = search_text_queries(query=query, locales=locales)
+def search_candidates(
+    *,
+    vector: np.ndarray,
+    query: str,
+    locales: list[str],
+    category: str | None,
+    text_queries: dict[int, str] | None = None,
+) -> list[tuple]:
+    if text_queries is None:
+        text_queries = search_text_queries(query=query, locales=locales)
     params: dict = {
         "vector": "[" + ",".join(f"{x:.7f}" for x in vector.tolist()) + "]",
         "locales": locales,
@@ -345,28 +353,59 @@ def search_confidence(hits: list[SearchHit]) -> float:
     return confidence_from_scores(top=top, margin=margin)
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """A question made ready to search, everything but its vector."""
+
+    text: str
+    locale: str
+    locales: list[str]
+    text_queries: dict[int, str]
+
+
+def search_query_build(*, query: str, locale: str = FALLBACK_LOCALE) -> SearchQuery:
+    """Normalise the question and build its full-text queries.
+
+    Separate from ``kb_search`` so a caller can do this while the question's vector is
+    still being computed.
+    """
+    text = re.sub(r"\s+", " ", query).strip()[:MAX_QUERY_CHARS]
+    locales = search_locales(locale=locale)
+    text_queries = search_text_queries(query=text, locales=locales) if text else {}
+    return SearchQuery(text=text, locale=locale, locales=locales, text_queries=text_queries)
+
+
 def kb_search(
     *,
-    query: str,
+    query: str | None = None,
     locale: str = FALLBACK_LOCALE,
     category: str | None = None,
     limit: int = 5,
     per_article: int = 2,
     query_vector: np.ndarray | None = None,
+    prepared: SearchQuery | None = None,
 ) -> SearchResult:
     """Hybrid search over published articles in ``locale`` and English.
 
+    Pass either ``query`` or a ``prepared`` one from ``search_query_build`` (its locale wins).
     ``confidence`` is comparable with ``settings.KB_ANSWER_THRESHOLD``.
     """
-    query = re.sub(r"\s+", " ", query).strip()[:MAX_QUERY_CHARS]
-    if not query:
-        return SearchResult(query=query, hits=[], confidence=0.0)
-    vector = query_vector if query_vector is not None else embedder_get().embed_query(query)
-    rows = search_candidates(vector=vector, query=query, locales=search_locales(locale=locale), category=category)
-    hits = search_fuse(rows, locale=locale)
+    if prepared is None:
+        prepared = search_query_build(query=query or "", locale=locale)
+    if not prepared.text:
+        return SearchResult(query=prepared.text, hits=[], confidence=0.0)
+    vector = query_vector if query_vector is not None else embedder_get().embed_query(prepared.text)
+    rows = search_candidates(
+        vector=vector,
+        query=prepared.text,
+        locales=prepared.locales,
+        category=category,
+        text_queries=prepared.text_queries,
+    )
+    hits = search_fuse(rows, locale=prepared.locale)
     confidence = search_confidence(hits)
     return SearchResult(
-        query=query,
+        query=prepared.text,
         hits=_limit_per_article(hits, limit=limit, per_article=per_article),
         confidence=confidence,
         query_vector=vector,

@@ -30,8 +30,8 @@ PIPELINE_STEPS = {
 def ask(django_capture_on_commit_callbacks):
     """Send a customer message and run its turn, background follow-ups included."""
 
-    def send(conversation: Conversation, text: str, **options) -> tuple[list, CopilotTurn | None]:
-        message, _ = customer_message_receive(conversation=conversation, content=text)
+    def send(conversation: Conversation, content: str, **options) -> tuple[list, CopilotTurn | None]:
+        message, _ = customer_message_receive(conversation=conversation, content=content)
         with django_capture_on_commit_callbacks(execute=True):
             events = turn_run_collect(message_id=message.pk, **options)
         return events, CopilotTurn.objects.filter(customer_message=message).first()
@@ -243,3 +243,13 @@ def test_a_tool_answer_is_not_padded_with_loosely_related_passages(petr, ask):
     assert turn.retrieval_confidence < 0.5
     assert turn.citations == []
     assert "[1]" not in final(events).text
+
+
+def test_the_callers_text_only_starts_the_embedding_early_the_stored_text_wins(petr, ask):
+    conversation = conversation_start(customer=petr, language="en")
+    passed, passed_turn = ask(conversation, "How do I reset my password?", text="How do I reset my password?")
+    stale, stale_turn = ask(conversation, "How do I reset my password?", text="I want to return my shoes")
+    assert passed_turn.intent == stale_turn.intent == "account"
+    assert final(stale).citations == final(passed).citations
+    # The stale text's embedding was dropped, not timed into the trace twice.
+    assert [step["name"] for step in stale_turn.steps].count("embed_message") == 1

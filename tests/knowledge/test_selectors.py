@@ -145,3 +145,16 @@ def test_confidence_features_ignore_translations_and_the_cross_lingual_bonus(kb)
     assert margin > 0
     assert search_confidence(result.hits) == pytest.approx(result.confidence)
     assert search_confidence_features([]) is None and search_confidence([]) == 0.0
+
+
+def test_a_prepared_query_searches_like_a_plain_one(kb):
+    from knowledge.selectors import search_query_build
+
+    prepared = search_query_build(query="  how long until   my money comes back ", locale="cs")
+    assert prepared.text == "how long until my money comes back"
+    assert prepared.locales == ["cs", "en"]
+    plain = kb_search(query="how long until my money comes back", locale="cs")
+    ready = kb_search(prepared=prepared)
+    assert [(h.slug, h.vector_score) for h in ready.hits] == [(h.slug, h.vector_score) for h in plain.hits]
+    assert ready.best.slug == "refund-timelines"
+    assert kb_search(prepared=search_query_build(query="   ")).hits == []

@@ -55,7 +55,9 @@ class Command(BaseCommand):
             message, _ = customer_message_receive(conversation=conversation, content=text)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        events = turn_run_collect(message_id=message.pk, engine=options["engine"], delivery=options["delivery"])
+        events = turn_run_collect(
+            message_id=message.pk, text=message.content, engine=options["engine"], delivery=options["delivery"]
+        )
         turn = (
             CopilotTurn.objects.select_related("ticket", "conversation__customer__account")
             .filter(customer_message=message)
