@@ -51,7 +51,6 @@ from copilot.quality import grounding_texts
 from copilot.selectors import Context, copilot_context_get
 from copilot.services import (
     TurnRecord,
-    conversation_reopen,
     copilot_taxonomy_get,
     memory_remember,
     turn_escalate,
@@ -59,6 +58,7 @@ from copilot.services import (
 )
 from copilot.trace import Trace
 from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.services import conversation_reopen
 from knowledge.embeddings import embedder_get
 from knowledge.selectors import SearchResult, kb_search, search_query_build
 

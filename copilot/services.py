@@ -168,18 +168,6 @@ def copilot_taxonomy_get() -> Taxonomy:
     return taxonomy
 
 
-def conversation_reopen(*, conversation: Conversation) -> Conversation:
-    """A customer writing into a resolved conversation brings the bot back."""
-    if conversation.status != Conversation.Status.RESOLVED:
-        return conversation
-    updated = Conversation.objects.filter(pk=conversation.pk, status=Conversation.Status.RESOLVED).update(
-        status=Conversation.Status.BOT, resolved_at=None
-    )
-    if updated:
-        conversation.refresh_from_db(fields=["status", "resolved_at"])
-    return conversation
-
-
 def turn_escalate(
     *, conversation: Conversation, reasons: list[str], tier: str | None, subject: str
 ) -> tuple[Ticket, bool]:

@@ -18,6 +18,10 @@ class Conversation(models.Model):
         HUMAN = "human", "Human"
         RESOLVED = "resolved", "Resolved"
 
+    class Csat(models.TextChoices):
+        UP = "up", "Thumbs up"
+        DOWN = "down", "Thumbs down"
+
     # Opaque id for clients; conversation tokens are signed over it, never over the pk.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     customer = models.ForeignKey(
@@ -38,6 +42,9 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    csat = models.CharField(max_length=4, choices=Csat.choices, blank=True)
+    csat_comment = models.TextField(blank=True)
+    csat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
@@ -54,6 +61,7 @@ class Conversation(models.Model):
                 condition=~Q(status="resolved") | Q(resolved_at__isnull=False),
                 name="helpdesk_conversation_resolved_has_date",
             ),
+            models.CheckConstraint(condition=Q(csat__in=["", "up", "down"]), name="helpdesk_conversation_csat_valid"),
         ]
         indexes = [
             models.Index(fields=["status", "-last_message_at"], name="helpdesk_conv_status_idx"),
@@ -200,6 +208,8 @@ class AgentProfile(models.Model):
     display_name = models.CharField(max_length=100)
     presence = models.CharField(max_length=8, choices=Presence.choices, default=Presence.OFFLINE)
     max_concurrent_chats = models.PositiveSmallIntegerField(default=5)
+    # Open console sockets; with a recent heartbeat (last_seen_at) the agent is online.
+    console_connections = models.PositiveSmallIntegerField(default=0)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,3 +1,10 @@
-"""Websocket routes. The customer chat and agent console consumers are added with live chat."""
+"""Websocket routes: the customer chat (by conversation token) and the agent console."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from helpdesk.consumers import ChatConsumer, ConsoleConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat/<str:token>/", ChatConsumer.as_asgi()),
+    path("ws/console/", ConsoleConsumer.as_asgi()),
+]

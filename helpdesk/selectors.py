@@ -1,10 +1,13 @@
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.utils import timezone
 
 from crm.models import Customer, Order
-from helpdesk.models import Conversation, Ticket
+from helpdesk.models import AgentProfile, Conversation, Message, Ticket
 from knowledge.models import Article
 
 
@@ -53,3 +56,103 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def conversation_get_by_public_id(*, public_id: uuid.UUID) -> Conversation | None:
+    """For a verified conversation token only: the token is the access check."""
+    return Conversation.objects.select_related("assigned_agent", "customer").filter(public_id=public_id).first()
+
+
+def messages_for_customer(*, conversation: Conversation, after_id: int = 0, limit: int = 500) -> list[Message]:
+    """What the customer may see of their conversation (no internal notes), oldest first."""
+    return list(
+        conversation.messages.exclude(role=Message.Role.NOTE)
+        .filter(id__gt=after_id)
+        .select_related("author")
+        .order_by("id")[:limit]
+    )
+
+
+def agents_online_get() -> list[AgentProfile]:
+    """Agents with an open console that has been heard from recently."""
+    recent = timezone.now() - timedelta(seconds=settings.AGENT_PRESENCE_TIMEOUT)
+    return list(
+        AgentProfile.objects.filter(console_connections__gt=0, last_seen_at__gte=recent, user__is_active=True)
+        .select_related("user")
+        .order_by("display_name")
+    )
+
+
+def agents_list() -> list[AgentProfile]:
+    return list(AgentProfile.objects.filter(user__is_active=True).select_related("user").order_by("display_name"))
+
+
+def user_is_agent(*, user) -> bool:
+    """Agents and staff may use the console; customers never have a login."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or AgentProfile.objects.filter(user=user).exists()
+
+
+def conversation_queue(
+    *,
+    agent=None,
+    status: str | None = None,
+    priority: str | None = None,
+    mine: bool = False,
+    search: str | None = None,
+) -> QuerySet[Conversation]:
+    """The console's queue: conversations with their open ticket and the copilot's latest reading.
+
+    Human-takeover work first (waiting, then owned), then by latest activity.
+    """
+    from copilot.models import CopilotTurn
+
+    open_ticket = Ticket.objects.filter(conversation=OuterRef("pk"), status__in=Ticket.OPEN_STATUSES).order_by(
+        "-created_at"
+    )
+    latest_turn = CopilotTurn.objects.filter(conversation=OuterRef("pk")).order_by("-created_at")
+    last_message = Message.objects.filter(conversation=OuterRef("pk")).exclude(role=Message.Role.NOTE).order_by("-id")
+    queryset = (
+        Conversation.objects.select_related("customer", "assigned_agent")
+        .annotate(
+            ticket_id=Subquery(open_ticket.values("id")[:1]),
+            ticket_priority=Subquery(open_ticket.values("priority")[:1]),
+            ticket_status=Subquery(open_ticket.values("status")[:1]),
+            ticket_kind=Subquery(open_ticket.values("kind")[:1]),
+            intent=Subquery(latest_turn.values("intent")[:1]),
+            sentiment=Subquery(latest_turn.values("sentiment")[:1]),
+            last_message=Subquery(last_message.values("content")[:1]),
+            waiting_rank=Case(
+                When(status=Conversation.Status.PENDING_HUMAN, then=Value(0)),
+                When(status=Conversation.Status.HUMAN, then=Value(1)),
+                When(status=Conversation.Status.BOT, then=Value(2)),
+                default=Value(3),
+            ),
+        )
+        .order_by("waiting_rank", F("last_message_at").desc(nulls_last=True), "-id")
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    if priority:
+        queryset = queryset.filter(ticket_priority=priority)
+    if mine and agent is not None:
+        queryset = queryset.filter(assigned_agent=agent)
+    if search:
+        queryset = queryset.filter(
+            Q(customer__name__icontains=search)
+            | Q(customer__email__icontains=search)
+            | Q(customer__external_id__iexact=search)
+            | Q(subject__icontains=search)
+        )
+    return queryset
+
+
+def conversation_get_for_agent(*, conversation_id: int) -> Conversation | None:
+    """Any conversation, for an agent (the caller has checked ``user_is_agent``)."""
+    return conversation_queue().filter(pk=conversation_id).first()
+
+
+def demo_customers_get(*, limit: int = 8) -> list[Customer]:
+    """Customers the /demo/ page offers to browse as: the seeded demo ones first."""
+    return list(Customer.objects.select_related("account").order_by("external_id")[:limit])

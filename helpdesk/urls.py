@@ -12,6 +12,9 @@ admin.site.index_title = "Helpdesk, CRM and knowledge base"
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
+    path("demo/", views.demo_shop, name="demo"),
+    path("console/", include("helpdesk.console.urls")),
+    path("api/", include("helpdesk.api.urls")),
     path("admin/", admin.site.urls),
     path("help/", include("knowledge.urls")),
     path("api/kb/search", KbSearchView.as_view(), name="api-kb-search"),

@@ -3,7 +3,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from helpdesk.selectors import database_status_get, site_overview_get
+from helpdesk.identity import identity_hash_compute
+from helpdesk.selectors import database_status_get, demo_customers_get, site_overview_get
 
 
 @require_GET
@@ -19,3 +20,20 @@ def health(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "error", "database": {"ok": False, "error": str(exc)}}, status=503)
     status = 200 if database["ok"] else 503
     return JsonResponse({"status": "ok" if status == 200 else "error", "database": database}, status=status)
+
+
+@require_GET
+def demo_shop(request: HttpRequest) -> HttpResponse:
+    """A demo shop page with the widget embedded. Choosing a customer plays the shop's
+    backend: it signs that customer's id, exactly as a real host site would."""
+    customers = demo_customers_get()
+    chosen = next((c for c in customers if c.external_id == request.GET.get("as")), None)
+    return render(
+        request,
+        "helpdesk/demo.html",
+        {
+            "customers": customers,
+            "chosen": chosen,
+            "identity_hash": identity_hash_compute(external_id=chosen.external_id) if chosen else "",
+        },
+    )

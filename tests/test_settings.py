@@ -65,6 +65,12 @@ def test_production_settings_demand_secrets(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
         importlib.import_module("helpdesk.settings.production")
     monkeypatch.setenv("DJANGO_SECRET_KEY", "x" * 50)
+    monkeypatch.delenv("WIDGET_IDENTITY_SECRET", raising=False)
+    sys.modules.pop("helpdesk.settings.base", None)
+    sys.modules.pop("helpdesk.settings.production", None)
+    with pytest.raises(ImproperlyConfigured, match="WIDGET_IDENTITY_SECRET"):
+        importlib.import_module("helpdesk.settings.production")
+    monkeypatch.setenv("WIDGET_IDENTITY_SECRET", "y" * 40)
     sys.modules.pop("helpdesk.settings.base", None)
     sys.modules.pop("helpdesk.settings.production", None)
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):

@@ -109,7 +109,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"kb_search": env_str("KB_SEARCH_THROTTLE", "60/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "kb_search": env_str("KB_SEARCH_THROTTLE", "60/min"),
+        "widget": env_str("WIDGET_API_THROTTLE", "120/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Support Copilot API",
@@ -183,6 +186,19 @@ RETURN_WINDOW_DAYS = env_int("RETURN_WINDOW_DAYS", 30)
 WARRANTY_MONTHS = env_int("WARRANTY_MONTHS", 24)
 
 DEMO_SEED_ALLOWED = env_bool("DEMO_SEED_ALLOWED", False)
+
+# Live chat. The host site's backend signs customer ids with this secret (identity
+# verification); production refuses to start without it.
+WIDGET_IDENTITY_SECRET = env_str("WIDGET_IDENTITY_SECRET")
+# Seconds an anonymous or identified visitor's conversation token stays valid.
+CONVERSATION_TOKEN_MAX_AGE = env_int("CONVERSATION_TOKEN_MAX_AGE", 30 * 24 * 3600)
+CHAT_MESSAGE_MAX_CHARS = env_int("CHAT_MESSAGE_MAX_CHARS", 4000)
+# Customer messages per conversation per minute over the websocket.
+CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20)
+# An agent whose console has not been heard from for this many seconds counts as offline.
+AGENT_PRESENCE_TIMEOUT = env_int("AGENT_PRESENCE_TIMEOUT", 90)
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
 
 # Escalation tickets get an SLA due time by priority, in minutes.
 TICKET_SLA_MINUTES = {"urgent": 30, "high": 120, "medium": 480, "low": 1440}

@@ -16,3 +16,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DEMO_SEED_ALLOWED = env_bool("DEMO_SEED_ALLOWED", True)
+WIDGET_IDENTITY_SECRET = env_str("WIDGET_IDENTITY_SECRET", "demo-widget-identity-secret")

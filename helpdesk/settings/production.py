@@ -5,11 +5,13 @@ from django.core.exceptions import ImproperlyConfigured
 from helpdesk.env import env_bool, env_int
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL, SECRET_KEY
+from .base import REDIS_URL, SECRET_KEY, WIDGET_IDENTITY_SECRET
 
 DEBUG = False
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
+if not WIDGET_IDENTITY_SECRET:
+    raise ImproperlyConfigured("WIDGET_IDENTITY_SECRET must be set in production (widget identity verification).")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL must be set in production (channel layer and Celery broker).")
 

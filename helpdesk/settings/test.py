@@ -22,3 +22,4 @@ DEMO_SEED_ALLOWED = True
 COPILOT_TAXONOMY_TTL = 0.0
 # Separate names let several test runs share one server without dropping each other's database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_postgres")}  # noqa: F405
+WIDGET_IDENTITY_SECRET = "test-widget-identity-secret"  # noqa: S105

@@ -12,7 +12,6 @@ from copilot.models import AnalyticsEvent, ConversationMemory, CopilotTurn, Inte
 from copilot.services import (
     MAX_EXAMPLE_CHARS,
     TurnRecord,
-    conversation_reopen,
     customer_message_receive,
     intent_classifier_get,
     intent_examples_embed,
@@ -26,7 +25,7 @@ from copilot.services import (
 )
 from copilot.tasks import turn_follow_up_task
 from helpdesk.models import Conversation, Message, Ticket
-from helpdesk.services import conversation_resolve, conversation_start
+from helpdesk.services import conversation_reopen, conversation_resolve, conversation_start
 from knowledge.embeddings import embedder_get
 from knowledge.models import EMBEDDING_DIMENSIONS
 from tests.factories import ConversationFactory, CustomerFactory, UserFactory

@@ -1,0 +1,212 @@
+"""REST for the customer widget, authenticated by the conversation token (docs/live-chat.md)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from helpdesk.identity import IdentityError, conversation_token_read
+from helpdesk.models import Conversation
+from helpdesk.payloads import conversation_public_payload, message_payload
+from helpdesk.selectors import agents_online_get, conversation_get_by_public_id, messages_for_customer
+from helpdesk.services import TransitionError, conversation_csat_record, widget_session_start
+from knowledge.api import LiveScopedRateThrottle
+
+
+class WidgetVisitor:
+    """The request's principal: whoever holds this conversation's token. Not a Django user."""
+
+    is_authenticated = True
+
+    def __init__(self, conversation: Conversation):
+        self.conversation = conversation
+
+
+class ConversationTokenAuthentication(BaseAuthentication):
+    """``Authorization: Conversation <token>``; the token opens exactly one conversation."""
+
+    keyword = "Conversation"
+
+    def authenticate(self, request: Request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].decode(errors="replace") != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("The Authorization header must be 'Conversation <token>'.")
+        claims = conversation_token_read(token=parts[1].decode(errors="replace"))
+        if claims is None:
+            raise exceptions.AuthenticationFailed("The conversation token is invalid or has expired.")
+        conversation = conversation_get_by_public_id(public_id=claims.conversation)
+        if conversation is None or conversation.customer_id != claims.customer_id:
+            raise exceptions.AuthenticationFailed("The conversation no longer exists.")
+        return WidgetVisitor(conversation), None
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class ConversationTokenScheme(OpenApiAuthenticationExtension):
+    target_class = ConversationTokenAuthentication
+    name = "conversationToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Conversation <token>"}
+
+
+class HasConversationToken(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, WidgetVisitor)
+
+
+class WidgetRateThrottle(LiveScopedRateThrottle):
+    scope = "widget"
+
+
+class CitationSerializer(serializers.Serializer):
+    n = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class WidgetMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=["customer", "assistant", "agent", "system"])
+    content = serializers.CharField()
+    author = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    citations = CitationSerializer(many=True)
+    client_id = serializers.CharField()
+    offer_human = serializers.BooleanField()
+
+
+class AgentNameSerializer(serializers.Serializer):
+    name = serializers.CharField()
+
+
+class WidgetConversationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    language = serializers.CharField()
+    agent = AgentNameSerializer(allow_null=True)
+    csat = serializers.ChoiceField(choices=Conversation.Csat.choices, allow_null=True)
+
+
+class WidgetCustomerSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    verified = serializers.BooleanField()
+
+
+class WidgetStartSerializer(serializers.Serializer):
+    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    identity_hash = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    language = serializers.ChoiceField(
+        choices=[code for code, _ in settings.LANGUAGES], required=False, allow_blank=True
+    )
+    token = serializers.CharField(required=False, allow_blank=True, max_length=512)
+
+
+class WidgetSessionSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    conversation = WidgetConversationSerializer()
+    customer = WidgetCustomerSerializer(allow_null=True)
+    agents_online = serializers.BooleanField()
+
+
+class WidgetHistorySerializer(serializers.Serializer):
+    conversation = WidgetConversationSerializer()
+    messages = WidgetMessageSerializer(many=True)
+
+
+class CsatSerializer(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=Conversation.Csat.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class WidgetConversationsView(APIView):
+    """Start the widget's conversation, or resume the one a still-valid token names."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [WidgetRateThrottle]
+
+    @extend_schema(
+        request=WidgetStartSerializer,
+        responses={200: WidgetSessionSerializer, 201: WidgetSessionSerializer},
+        tags=["widget"],
+    )
+    def post(self, request: Request) -> Response:
+        data = WidgetStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            session = widget_session_start(
+                customer_external_id=data.validated_data.get("customer_id", ""),
+                identity_hash=data.validated_data.get("identity_hash", ""),
+                language=data.validated_data.get("language", ""),
+                token=data.validated_data.get("token", ""),
+            )
+        except IdentityError as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
+        customer = session.customer
+        body = {
+            "token": session.token,
+            "conversation": conversation_public_payload(session.conversation),
+            "customer": {"name": customer.name, "verified": True} if customer else None,
+            "agents_online": bool(agents_online_get()),
+        }
+        return Response(body, status=status.HTTP_200_OK if session.resumed else status.HTTP_201_CREATED)
+
+
+class WidgetConversationView(APIView):
+    """The token's conversation and the messages the customer may see."""
+
+    authentication_classes = [ConversationTokenAuthentication]
+    permission_classes = [HasConversationToken]
+    throttle_classes = [WidgetRateThrottle]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="Only messages with a larger id")],
+        responses=WidgetHistorySerializer,
+        tags=["widget"],
+    )
+    def get(self, request: Request) -> Response:
+        after = request.query_params.get("after", "0")
+        if not after.isascii() or not after.isdigit():
+            raise exceptions.ValidationError({"after": "Must be a message id."})
+        conversation = request.user.conversation
+        messages = messages_for_customer(conversation=conversation, after_id=int(after))
+        return Response(
+            {
+                "conversation": conversation_public_payload(conversation),
+                "messages": [message_payload(m) for m in messages],
+            }
+        )
+
+
+class WidgetCsatView(APIView):
+    """Thumbs up or down, with an optional comment, once the conversation is resolved."""
+
+    authentication_classes = [ConversationTokenAuthentication]
+    permission_classes = [HasConversationToken]
+    throttle_classes = [WidgetRateThrottle]
+
+    @extend_schema(request=CsatSerializer, responses=WidgetConversationSerializer, tags=["widget"])
+    def post(self, request: Request) -> Response:
+        data = CsatSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            conversation = conversation_csat_record(
+                conversation_id=request.user.conversation.pk,
+                rating=data.validated_data["rating"],
+                comment=data.validated_data["comment"],
+            )
+        except TransitionError as exc:
+            return Response({"detail": exc.messages[0]}, status=status.HTTP_409_CONFLICT)
+        except ValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        return Response(conversation_public_payload(conversation))

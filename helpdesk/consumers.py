@@ -1,0 +1,285 @@
+"""Websocket consumers: the customer's chat and the agents' console. Frames: docs/live-chat.md."""
+
+import asyncio
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from copilot.delivery import RateLimited, chat_message_receive, turn_deliver
+from helpdesk import realtime
+from helpdesk.identity import conversation_token_read
+from helpdesk.models import Conversation
+from helpdesk.payloads import agent_name, message_payload
+from helpdesk.selectors import (
+    agents_online_get,
+    conversation_get_by_public_id,
+    messages_for_customer,
+    user_is_agent,
+)
+from helpdesk.services import (
+    agent_presence_connect,
+    agent_presence_disconnect,
+    agent_presence_heartbeat,
+    conversation_human_request,
+    escalation_notice,
+)
+
+logger = logging.getLogger(__name__)
+
+# Close codes (4000-4999 are the application's own).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+# A frame bigger than this is refused before it is parsed.
+MAX_FRAME_BYTES = 16 * 1024
+
+
+class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
+    """Parses frames defensively: bad input gets an ``error`` frame and the socket stays open."""
+
+    handlers: dict[str, str] = {}
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if text_data is None:
+            await self.error("bad_frame", "Frames must be JSON text.")
+            return
+        if len(text_data) > MAX_FRAME_BYTES:
+            await self.error("too_long", f"A frame can have at most {MAX_FRAME_BYTES} bytes.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.error("bad_json", "The frame is not valid JSON.")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.error("bad_frame", 'A frame is a JSON object with a "type".')
+            return
+        handler = self.handlers.get(content["type"])
+        if handler is None:
+            await self.error("unknown_type", f"Unknown frame type {content['type'][:40]!r}.")
+            return
+        await getattr(self, handler)(content)
+
+    async def error(self, code: str, detail: str, **extra) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+    async def ping(self, content: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def relay(self, event: dict) -> None:
+        """A frame a service sent to one of this socket's groups."""
+        await self.send_json(event["frame"])
+
+
+class ChatConsumer(JsonFrameConsumer):
+    """``ws/chat/<token>/``: one customer's conversation, named by its signed token."""
+
+    handlers = {
+        "message": "on_message",
+        "resume": "on_resume",
+        "typing": "on_typing",
+        "human": "on_human",
+        "ping": "ping",
+    }
+
+    async def connect(self):
+        self.group = None
+        # Answers keep running if the socket goes; the set keeps them from being collected.
+        self.turns: set[asyncio.Task] = set()
+        claims = conversation_token_read(token=self.scope["url_route"]["kwargs"]["token"])
+        # Accept first so the browser sees the close code (a refused handshake is only "1006").
+        await self.accept()
+        if claims is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        conversation = await database_sync_to_async(conversation_get_by_public_id)(public_id=claims.conversation)
+        if conversation is None or conversation.customer_id != claims.customer_id:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.conversation = conversation
+        self.group = realtime.conversation_group(conversation.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def on_message(self, content: dict) -> None:
+        text, client_id = content.get("text"), content.get("client_id", "")
+        if not isinstance(text, str) or not isinstance(client_id, str) or len(client_id) > 64:
+            await self.error("bad_frame", 'A message frame needs "text" and an optional "client_id" (≤ 64 chars).')
+            return
+        if not text.strip():
+            await self.error("empty", "A message cannot be empty.", client_id=client_id)
+            return
+        if len(text) > settings.CHAT_MESSAGE_MAX_CHARS:
+            await self.error(
+                "too_long",
+                f"A message can have at most {settings.CHAT_MESSAGE_MAX_CHARS} characters.",
+                client_id=client_id,
+            )
+            return
+        try:
+            message, created = await database_sync_to_async(chat_message_receive)(
+                conversation=self.conversation, text=text, client_id=client_id
+            )
+        except RateLimited as exc:
+            await self.error("rate_limited", exc.message, client_id=client_id)
+            return
+        except ValidationError as exc:
+            await self.error("bad_frame", "; ".join(exc.messages), client_id=client_id)
+            return
+        await self.send_json({"type": "ack", "client_id": client_id, "id": message.pk, "duplicate": not created})
+        if created:
+            turn = asyncio.ensure_future(
+                turn_deliver(conversation_id=self.conversation.pk, message_id=message.pk, text=message.content)
+            )
+            self.turns.add(turn)
+            turn.add_done_callback(self.turns.discard)
+
+    async def on_resume(self, content: dict) -> None:
+        last_id = content.get("last_id", 0)
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id < 0:
+            await self.error("bad_frame", '"last_id" must be a message id (a non-negative integer).')
+            return
+        messages = await database_sync_to_async(messages_for_customer)(conversation=self.conversation, after_id=last_id)
+        for message in messages:
+            await self.send_json({"type": "message", "message": message_payload(message)})
+        await self.send_json({"type": "resumed", "last_id": messages[-1].pk if messages else last_id})
+
+    async def on_typing(self, content: dict) -> None:
+        active = content.get("active")
+        if not isinstance(active, bool):
+            await self.error("bad_frame", '"active" must be true or false.')
+            return
+        await realtime.agroup_send(
+            self.group, {"type": "typing", "conversation": self.conversation.pk, "role": "customer", "active": active}
+        )
+
+    async def on_human(self, content: dict) -> None:
+        conversation = await database_sync_to_async(Conversation.objects.select_related("customer").get)(
+            pk=self.conversation.pk
+        )
+        ticket, created = await database_sync_to_async(conversation_human_request)(conversation=conversation)
+        if ticket is not None and not created:
+            # Already with the team: say so again to this tab (a new ticket announces itself).
+            online = bool(await database_sync_to_async(agents_online_get)())
+            await self.send_json(
+                {
+                    "type": "escalated",
+                    "ticket": ticket.reference,
+                    "agents_online": online,
+                    "text": escalation_notice(language=conversation.language, agents_online=online),
+                }
+            )
+
+    async def relay(self, event: dict) -> None:
+        frame = event["frame"]
+        if frame.get("type") == "typing" and frame.get("role") == "customer":
+            return
+        await self.send_json(frame)
+
+
+class ConsoleConsumer(JsonFrameConsumer):
+    """``ws/console/``: live queue updates for logged-in agents and staff."""
+
+    handlers = {
+        "watch": "on_watch",
+        "unwatch": "on_unwatch",
+        "typing": "on_typing",
+        "ping": "on_ping",
+    }
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.watching: set[int] = set()
+        self.joined = False
+        await self.accept()
+        if not await database_sync_to_async(user_is_agent)(user=self.user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.channel_layer.group_add(realtime.CONSOLE_GROUP, self.channel_name)
+        self.joined = True
+        await database_sync_to_async(agent_presence_connect)(user=self.user)
+        await self.send_presence()
+
+    async def disconnect(self, code):
+        if not self.joined:
+            return
+        await self.channel_layer.group_discard(realtime.CONSOLE_GROUP, self.channel_name)
+        for conversation_id in self.watching:
+            await self.channel_layer.group_discard(realtime.conversation_group(conversation_id), self.channel_name)
+        await database_sync_to_async(agent_presence_disconnect)(user=self.user)
+
+    def conversation_id(self, content: dict) -> int | None:
+        value = content.get("conversation")
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        return None
+
+    async def on_watch(self, content: dict) -> None:
+        conversation_id = self.conversation_id(content)
+        if conversation_id is None:
+            await self.error("bad_frame", '"conversation" must be a conversation id.')
+            return
+        if not await Conversation.objects.filter(pk=conversation_id).aexists():
+            await self.error("not_found", "No such conversation.")
+            return
+        if conversation_id not in self.watching:
+            self.watching.add(conversation_id)
+            await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
+        await self.send_json({"type": "watching", "conversation": conversation_id})
+
+    async def on_unwatch(self, content: dict) -> None:
+        conversation_id = self.conversation_id(content)
+        if conversation_id in self.watching:
+            self.watching.discard(conversation_id)
+            await self.channel_layer.group_discard(realtime.conversation_group(conversation_id), self.channel_name)
+
+    async def on_typing(self, content: dict) -> None:
+        conversation_id, active = self.conversation_id(content), content.get("active")
+        if conversation_id is None or not isinstance(active, bool):
+            await self.error("bad_frame", 'A typing frame needs "conversation" and "active".')
+            return
+        await realtime.agroup_send(
+            realtime.conversation_group(conversation_id),
+            {
+                "type": "typing",
+                "conversation": conversation_id,
+                "role": "agent",
+                "name": agent_name(self.user),
+                "username": self.user.get_username(),
+                "active": active,
+            },
+        )
+
+    async def on_ping(self, content: dict) -> None:
+        await database_sync_to_async(agent_presence_heartbeat)(user=self.user)
+        await self.send_json({"type": "pong"})
+
+    async def send_presence(self) -> None:
+        online = await database_sync_to_async(agents_online_get)()
+        await self.send_json(
+            {
+                "type": "presence",
+                "agents": [{"username": p.user.get_username(), "name": p.display_name, "online": True} for p in online],
+            }
+        )
+
+    async def relay(self, event: dict) -> None:
+        frame = event["frame"]
+        kind = frame.get("type")
+        if kind == "presence_changed":
+            await self.send_presence()
+            return
+        from_conversation = event.get("group") != realtime.CONSOLE_GROUP
+        # Stored messages come once, through the console group; the widget's own notices are not for agents.
+        if from_conversation and kind in ("message", "agent_joined", "agent_left", "resolved", "escalated"):
+            return
+        if kind in ("status", "token", "reply_done") and "conversation" not in frame:
+            frame = {**frame, "conversation": int(event["group"].rsplit(".", 1)[1])}
+        await self.send_json(frame)

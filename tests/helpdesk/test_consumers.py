@@ -1,0 +1,340 @@
+"""The chat and console websockets through the real ASGI application: origin check, session
+auth, routing and the in-memory channel layer, on a committed database (transactional tests)
+so that the broadcasts sent after commit really go out."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from copilot.services import intents_import
+from copilot.taxonomy import default_examples
+from helpdesk.asgi import application
+from helpdesk.identity import conversation_token_issue
+from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.services import conversation_take_over, widget_session_start
+from tests.factories import AgentProfileFactory, CustomerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+TIMEOUT = 10
+
+
+@pytest.fixture
+def taxonomy():
+    # A transactional test starts from an emptied database: put back the default intents.
+    intents_import(rows=default_examples())
+
+
+async def chat(token: str, *, origin=ORIGIN) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{token}/", headers=[origin] if origin else [])
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
+
+
+async def console(session_cookie: str | None) -> WebsocketCommunicator:
+    headers = [ORIGIN]
+    if session_cookie:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_cookie}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/console/", headers=headers)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
+
+
+async def frames_until(communicator: WebsocketCommunicator, kind: str, *, limit: int = 200) -> list[dict]:
+    """Every frame up to and including the first of type ``kind``."""
+    seen = []
+    for _ in range(limit):
+        frame = await communicator.receive_json_from(timeout=TIMEOUT)
+        seen.append(frame)
+        if frame["type"] == kind:
+            return seen
+    raise AssertionError(f"no {kind!r} frame in {seen}")
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> int:
+    output = await communicator.receive_output(timeout=TIMEOUT)
+    assert output["type"] == "websocket.close", output
+    return output["code"]
+
+
+@database_sync_to_async
+def anonymous_session():
+    return widget_session_start()
+
+
+@database_sync_to_async
+def agent_session(client, *, username: str = "jana", staff: bool = False) -> tuple:
+    user = UserFactory(username=username, first_name=username.title(), last_name="Agent", is_staff=staff)
+    AgentProfileFactory(user=user, display_name=f"{username.title()} Agent")
+    client.force_login(user)
+    return user, client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+# ---------------------------------------------------------------- the customer's socket: who gets in
+
+
+async def test_a_wrong_token_is_closed_as_unauthenticated():
+    communicator = await chat("not-a-token")
+    assert await closed_with(communicator) == 4401
+
+
+async def test_a_missing_token_matches_no_route():
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN])
+    with pytest.raises(ValueError, match="No route found"):
+        await communicator.connect(timeout=TIMEOUT)
+
+
+async def test_a_token_for_a_deleted_conversation_is_closed_as_not_found():
+    session = await anonymous_session()
+    await Conversation.objects.filter(pk=session.conversation.pk).adelete()
+    communicator = await chat(session.token)
+    assert await closed_with(communicator) == 4404
+
+
+async def test_a_token_reissued_for_another_identity_is_refused():
+    session = await anonymous_session()
+    customer = await database_sync_to_async(CustomerFactory)()
+    forged = conversation_token_issue(conversation_public_id=session.conversation.public_id, customer_id=customer.pk)
+    communicator = await chat(forged)
+    assert await closed_with(communicator) == 4404
+
+
+async def test_a_foreign_origin_is_refused():
+    session = await anonymous_session()
+    communicator = WebsocketCommunicator(
+        application, f"/ws/chat/{session.token}/", headers=[(b"origin", b"https://evil.example")]
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert not connected
+
+
+async def test_another_conversations_token_sees_nothing_of_this_one(taxonomy):
+    mine, theirs = await anonymous_session(), await anonymous_session()
+    me, them = await chat(mine.token), await chat(theirs.token)
+    await me.send_json_to({"type": "message", "text": "Hello, my secret is 4242", "client_id": "c1"})
+    await frames_until(me, "reply_done")
+    assert await them.receive_nothing(timeout=0.3)
+    await them.send_json_to({"type": "resume", "last_id": 0})
+    replay = await frames_until(them, "resumed")
+    assert [f for f in replay if f["type"] == "message"] == []
+    await me.disconnect()
+    await them.disconnect()
+
+
+# ---------------------------------------------------------------- bad frames
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json at all", "bad_json"),
+        ("[1, 2, 3]", "bad_frame"),
+        ('{"no_type": 1}', "bad_frame"),
+        ('{"type": "launch_missiles"}', "unknown_type"),
+        ('{"type": "message", "text": 42}', "bad_frame"),
+        ('{"type": "message", "text": "   "}', "empty"),
+        ('{"type": "resume", "last_id": "zero"}', "bad_frame"),
+        ('{"type": "typing", "active": "yes"}', "bad_frame"),
+        (json.dumps({"type": "message", "text": "x" * 100_000}), "too_long"),
+    ],
+)
+async def test_a_bad_frame_gets_a_clear_error_and_the_socket_survives(raw, code):
+    session = await anonymous_session()
+    communicator = await chat(session.token)
+    await communicator.send_to(text_data=raw)
+    error = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["detail"]
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+    assert not await Message.objects.filter(conversation_id=session.conversation.pk).aexists()
+    await communicator.disconnect()
+
+
+async def test_a_message_over_the_limit_is_refused_and_nothing_stored():
+    session = await anonymous_session()
+    communicator = await chat(session.token)
+    await communicator.send_json_to(
+        {"type": "message", "text": "y" * (settings.CHAT_MESSAGE_MAX_CHARS + 1), "client_id": "big"}
+    )
+    error = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert (error["code"], error["client_id"]) == ("too_long", "big")
+    assert not await Message.objects.filter(conversation_id=session.conversation.pk).aexists()
+    await communicator.disconnect()
+
+
+# ---------------------------------------------------------------- chatting with the bot
+
+
+async def test_a_message_is_acknowledged_stored_and_answered_with_a_streamed_turn(taxonomy):
+    session = await anonymous_session()
+    communicator = await chat(session.token)
+    await communicator.send_json_to({"type": "message", "text": "How do I reset my password?", "client_id": "c-1"})
+    frames = await frames_until(communicator, "reply_done")
+    kinds = [f["type"] for f in frames]
+    assert kinds[0] == "ack"
+    assert frames[0]["client_id"] == "c-1"
+    assert not frames[0]["duplicate"]
+    assert "status" in kinds
+    messages = [f["message"] for f in frames if f["type"] == "message"]
+    assert [m["role"] for m in messages] == ["customer", "assistant"]
+    assert messages[0]["id"] == frames[0]["id"]
+    assert messages[1]["content"]
+    stored = [m async for m in Message.objects.filter(conversation_id=session.conversation.pk).order_by("id")]
+    assert [(m.role, m.pk) for m in stored] == [("customer", messages[0]["id"]), ("assistant", messages[1]["id"])]
+    await communicator.disconnect()
+
+
+async def test_a_resent_client_id_creates_no_duplicate(taxonomy):
+    session = await anonymous_session()
+    communicator = await chat(session.token)
+    frame = {"type": "message", "text": "Do you ship to Slovakia?", "client_id": "same-id"}
+    await communicator.send_json_to(frame)
+    first = await frames_until(communicator, "reply_done")
+    await communicator.send_json_to(frame)
+    ack = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert ack == {"type": "ack", "client_id": "same-id", "id": first[0]["id"], "duplicate": True}
+    assert await communicator.receive_nothing(timeout=0.3)
+    customer_messages = Message.objects.filter(conversation_id=session.conversation.pk, role="customer")
+    assert await customer_messages.acount() == 1
+    await communicator.disconnect()
+
+
+async def test_resume_replays_what_the_client_missed(taxonomy):
+    session = await anonymous_session()
+    communicator = await chat(session.token)
+    await communicator.send_json_to({"type": "message", "text": "What are your opening hours?", "client_id": "a"})
+    frames = await frames_until(communicator, "reply_done")
+    await communicator.disconnect()
+    first_id = frames[0]["id"]
+    again = await chat(session.token)
+    await again.send_json_to({"type": "resume", "last_id": first_id})
+    replay = await frames_until(again, "resumed")
+    replayed = [f["message"] for f in replay if f["type"] == "message"]
+    assert [m["role"] for m in replayed] == ["assistant"]
+    assert replay[-1]["last_id"] == replayed[-1]["id"]
+    await again.disconnect()
+
+
+async def test_the_customer_is_rate_limited_per_conversation(taxonomy, settings):
+    settings.CHAT_MESSAGES_PER_MINUTE = 2
+    session = await anonymous_session()
+    communicator = await chat(session.token)
+    for number in range(2):
+        await communicator.send_json_to({"type": "message", "text": f"hi {number}", "client_id": f"r{number}"})
+        await frames_until(communicator, "reply_done")
+    await communicator.send_json_to({"type": "message", "text": "hi again", "client_id": "r2"})
+    error = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    assert await Message.objects.filter(conversation_id=session.conversation.pk, role="customer").acount() == 2
+    await communicator.disconnect()
+
+
+# ---------------------------------------------------------------- humans
+
+
+async def test_an_agent_socket_without_login_is_refused():
+    communicator = await console(None)
+    assert await closed_with(communicator) == 4403
+
+
+async def test_a_logged_in_non_agent_is_refused_from_the_console(client):
+    user = await database_sync_to_async(UserFactory)(username="shopper")
+    await database_sync_to_async(client.force_login)(user)
+    communicator = await console(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    assert await closed_with(communicator) == 4403
+
+
+async def test_human_request_reaches_the_console_and_the_agent_takes_over(taxonomy, client):
+    agent, cookie = await agent_session(client)
+    desk = await console(cookie)
+    presence = await desk.receive_json_from(timeout=TIMEOUT)
+    assert presence == {"type": "presence", "agents": [{"username": "jana", "name": "Jana Agent", "online": True}]}
+
+    session = await anonymous_session()
+    customer = await chat(session.token)
+    await customer.send_json_to({"type": "human"})
+    escalated = await frames_until(customer, "escalated")
+    assert escalated[-1]["agents_online"] is True
+    assert escalated[-1]["text"]
+    queue = await frames_until(desk, "escalation")
+    ticket = await Ticket.objects.aget(conversation_id=session.conversation.pk)
+    assert queue[-1]["ticket"]["reference"] == ticket.reference
+    assert queue[-1]["conversation"] == session.conversation.pk
+
+    # Watching the conversation brings the customer's typing.
+    await desk.send_json_to({"type": "watch", "conversation": session.conversation.pk})
+    await frames_until(desk, "watching")
+    await customer.send_json_to({"type": "typing", "active": True})
+    typing = await frames_until(desk, "typing")
+    assert typing[-1] == {
+        "type": "typing",
+        "conversation": session.conversation.pk,
+        "role": "customer",
+        "active": True,
+    }
+
+    await database_sync_to_async(conversation_take_over)(conversation_id=session.conversation.pk, agent=agent)
+    joined = await frames_until(customer, "agent_joined")
+    assert joined[-1]["name"] == "Jana Agent"
+
+    # The bot is silent while Jana has the conversation: the customer's message gets no answer.
+    await customer.send_json_to({"type": "message", "text": "Are you a real person?", "client_id": "h1"})
+    turn = await frames_until(customer, "reply_done")
+    assert [f["message"]["role"] for f in turn if f["type"] == "message"] == ["customer"]
+    assert not any(f["type"] in ("token", "status") for f in turn)
+    assert not await Message.objects.filter(conversation_id=session.conversation.pk, role="assistant").aexists()
+    await customer.disconnect()
+    await desk.disconnect()
+
+
+async def test_an_agent_typing_reaches_the_customer_but_not_their_own_typing(client):
+    _, cookie = await agent_session(client)
+    desk = await console(cookie)
+    await frames_until(desk, "presence")
+    session = await anonymous_session()
+    customer = await chat(session.token)
+    await desk.send_json_to({"type": "watch", "conversation": session.conversation.pk})
+    await frames_until(desk, "watching")
+    await desk.send_json_to({"type": "typing", "conversation": session.conversation.pk, "active": True})
+    frame = await customer.receive_json_from(timeout=TIMEOUT)
+    assert (frame["type"], frame["role"], frame["name"], frame["active"]) == ("typing", "agent", "Jana Agent", True)
+    await customer.send_json_to({"type": "typing", "active": False})
+    assert await customer.receive_nothing(timeout=0.3)
+    await customer.disconnect()
+    await desk.disconnect()
+
+
+async def test_the_last_console_closing_marks_the_agent_offline(client):
+    from helpdesk.models import AgentProfile
+
+    agent, cookie = await agent_session(client)
+    first, second = await console(cookie), await console(cookie)
+    await frames_until(first, "presence")
+    await frames_until(second, "presence")
+    profile = await AgentProfile.objects.aget(user=agent)
+    assert (profile.presence, profile.console_connections) == ("online", 2)
+    await first.disconnect()
+    await profile.arefresh_from_db()
+    assert (profile.presence, profile.console_connections) == ("online", 1)
+    await second.disconnect()
+    await profile.arefresh_from_db()
+    assert (profile.presence, profile.console_connections) == ("offline", 0)
+
+
+async def test_watching_an_unknown_conversation_is_an_error(client):
+    _, cookie = await agent_session(client)
+    desk = await console(cookie)
+    await frames_until(desk, "presence")
+    await desk.send_json_to({"type": "watch", "conversation": 999999})
+    assert (await frames_until(desk, "error"))[-1]["code"] == "not_found"
+    await desk.send_json_to({"type": "watch", "conversation": "1; DROP TABLE"})
+    assert (await frames_until(desk, "error"))[-1]["code"] == "bad_frame"
+    await desk.disconnect()
