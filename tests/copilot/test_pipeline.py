@@ -253,3 +253,15 @@ def test_the_callers_text_only_starts_the_embedding_early_the_stored_text_wins(p
     assert final(stale).citations == final(passed).citations
     # The stale text's embedding was dropped, not timed into the trace twice.
     assert [step["name"] for step in stale_turn.steps].count("embed_message") == 1
+
+
+def test_an_anonymous_visitor_asking_about_an_order_is_asked_to_sign_in(shop, ask):
+    conversation = conversation_start(customer=None, language="en")
+    events, turn = ask(conversation, "Where is my order 12345? It has not arrived.")
+    answer = final(events).text
+    assert "sign in" in answer
+    # Nothing about the order leaks to someone who has not proved who they are.
+    assert "PPL" not in answer
+    assert "shipped" not in answer.lower()
+    assert [tool["name"] for tool in turn.tools] in ([], ["order_status"])
+    assert all(not tool.get("ok") for tool in turn.tools)

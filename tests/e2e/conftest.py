@@ -1,0 +1,135 @@
+"""Real-browser tests: daphne in a subprocess on its own database, Debian's chromium via Playwright.
+
+They run as their own pytest invocation (``pytest -m e2e``): sync Playwright keeps an
+event loop in the main thread, which would break the ORM and the asyncio tests of the
+main run. Nothing here uses the test database; the server gets a scratch database of its
+own, migrated and seeded like ``make run`` (with a smaller knowledge base).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Articles the flow needs; embedding all 54 would add ~40 s.
+KB_SLUGS = ["reset-password", "refund-timelines", "late-delivery", "returns-policy", "how-to-return-an-item"]
+
+SEED = f"""
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from helpdesk.demo import demo_seed
+demo_seed(kb_slugs={KB_SLUGS!r})
+"""
+
+
+def _server_url() -> str:
+    sys.path.insert(0, str(ROOT))
+    from bench.scratch import _server_url as server_url
+
+    return server_url()
+
+
+def _admin(url: str) -> psycopg.Connection:
+    from bench.scratch import _admin_conninfo
+
+    return psycopg.connect(_admin_conninfo(url), autocommit=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server_url():
+    name = os.environ.get("TEST_DATABASE_NAME", "test_postgres") + "_e2e"
+    url = _server_url()
+    with _admin(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": urlparse(url)._replace(path=f"/{name}").geturl(),
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "COPILOT_ENGINE": "offline",
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp"),  # noqa: S108
+    }
+    subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env, check=True, timeout=600)  # noqa: S603
+    port = _free_port()
+    daphne = shutil.which("daphne", path=str(Path(sys.executable).parent)) or "daphne"
+    log = open(ROOT / ".data" / "e2e-daphne.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(  # noqa: S603
+        [daphne, "-b", "127.0.0.1", "-p", str(port), "helpdesk.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"daphne did not start; see {log.name}")
+        time.sleep(0.3)
+    yield base
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+    with _admin(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    folder = ROOT / ".data" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

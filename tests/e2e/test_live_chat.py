@@ -1,0 +1,122 @@
+"""The whole live-chat flow in a real browser: a customer on /demo/ and an agent on /console/.
+
+1. The customer asks a knowledge-base question and sees a streamed answer with a citation link.
+2. The customer asks for a human.
+3. The agent, in a second browser context, sees the ticket arrive without a reload and takes over.
+4. The agent replies; the customer sees it while the bot stays silent.
+5. The agent resolves; the customer rates.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+WAIT = 20_000
+
+
+def open_widget(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.get_by_role("dialog")).to_be_visible(timeout=WAIT)
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_customer_and_agent_through_a_human_takeover(browser, live_server_url, screenshots):
+    customer_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    agent_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    customer = customer_context.new_page()
+    agent = agent_context.new_page()
+    # A script that runs would set this flag; nothing the customer types may run.
+    customer.add_init_script("window.__xss = false;")
+    agent.add_init_script("window.__xss = false;")
+
+    # The agent is at the console first, so the escalation arrives live.
+    agent.goto(f"{live_server_url}/console/")
+    agent.get_by_label("Username").fill("jana")
+    agent.get_by_label("Password").fill("agent-demo-pass")
+    agent.get_by_role("button", name=re.compile("Sign in|Log in", re.I)).click()
+    expect(agent).to_have_url(re.compile(r"/console/"), timeout=WAIT)
+
+    # 1. A knowledge-base question: a streamed answer with a citation to the help centre.
+    open_widget(customer, f"{live_server_url}/demo/?as=cus_1007")
+    send(customer, "How do I reset my password?")
+    dialog = customer.get_by_role("dialog")
+    citation = dialog.locator("a[href*='/help/']").first
+    expect(citation).to_be_visible(timeout=WAIT)
+    expect(citation).to_have_attribute("href", re.compile(r"/help/.*reset-password"))
+    expect(dialog).to_contain_text(re.compile("password", re.I))
+    customer.screenshot(path=screenshots / "e2e-1-widget-answer.png")
+
+    # An attempt at script injection is shown as text, in the widget and later in the console.
+    send(customer, "<img src=x onerror=\"window.__xss=true\"> still need help")
+    expect(dialog).to_contain_text('<img src=x onerror="window.__xss=true">', timeout=WAIT)
+
+    # 2. Ask for a human.
+    customer.get_by_role("button", name="Talk to a human").click()
+    expect(dialog).to_contain_text(re.compile("agent|support team|queued", re.I), timeout=WAIT)
+
+    # 3. The ticket appears in the agent's queue without a reload.
+    row = agent.locator("[data-conversation-id]").filter(has_text="Emma Clarke").first
+    expect(row).to_be_visible(timeout=WAIT)
+    expect(row).to_contain_text(re.compile("ESC-", re.I))
+    row.click()
+    expect(agent.get_by_text("still need help").first).to_be_visible(timeout=WAIT)
+    agent.screenshot(path=screenshots / "e2e-2-console-escalation.png")
+    agent.get_by_role("button", name=re.compile("Take over", re.I)).click()
+    expect(dialog).to_contain_text(re.compile("joined the chat", re.I), timeout=WAIT)
+
+    # 4. The agent replies live; the bot stays silent.
+    reply = agent.get_by_role("textbox", name=re.compile("Reply", re.I))
+    reply.fill("Hi Emma, Jana here. I have reset the link for you.")
+    reply.press("Enter")
+    expect(dialog).to_contain_text("Jana here", timeout=WAIT)
+    assistant_before = dialog.locator("[data-role='assistant']").count()
+    send(customer, "Thank you Jana!")
+    expect(agent.get_by_text("Thank you Jana!").first).to_be_visible(timeout=WAIT)
+    customer.wait_for_timeout(1500)
+    assert dialog.locator("[data-role='assistant']").count() == assistant_before
+    customer.screenshot(path=screenshots / "e2e-3-widget-agent-reply.png")
+
+    # 5. Resolve; the customer rates the conversation.
+    agent.get_by_role("button", name=re.compile("Resolve", re.I)).click()
+    customer.get_by_role("button", name="Good").click()
+    customer.get_by_role("button", name="Send feedback").click()
+    expect(dialog).to_contain_text("Thanks for your feedback", timeout=WAIT)
+    customer.screenshot(path=screenshots / "e2e-4-widget-csat.png")
+    agent.screenshot(path=screenshots / "e2e-5-console-resolved.png")
+
+    assert customer.evaluate("window.__xss") is False
+    assert agent.evaluate("window.__xss") is False
+    customer_context.close()
+    agent_context.close()
+
+
+def test_the_conversation_survives_a_reload(browser, live_server_url):
+    context = browser.new_context()
+    page = context.new_page()
+    open_widget(page, f"{live_server_url}/demo/?as=cus_1008")
+    send(page, "When will I get my refund?")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("[data-role='assistant']").first).to_be_visible(timeout=WAIT)
+    answer = dialog.locator("[data-role='assistant']").first.inner_text()
+    page.reload()
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.get_by_role("dialog")).to_contain_text("When will I get my refund?", timeout=WAIT)
+    expect(page.get_by_role("dialog")).to_contain_text(answer[:40], timeout=WAIT)
+    context.close()
+
+
+def test_the_console_needs_a_login(browser, live_server_url):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live_server_url}/console/")
+    expect(page).to_have_url(re.compile(r"/console/login/"))
+    context.close()
