@@ -64,13 +64,15 @@ def conversation_get_by_public_id(*, public_id: uuid.UUID) -> Conversation | Non
 
 
 def messages_for_customer(*, conversation: Conversation, after_id: int = 0, limit: int = 500) -> list[Message]:
-    """What the customer may see of their conversation (no internal notes), oldest first."""
-    return list(
+    """What the customer may see of their conversation (no internal notes): the latest
+    ``limit`` after ``after_id``, oldest first."""
+    latest = (
         conversation.messages.exclude(role=Message.Role.NOTE)
         .filter(id__gt=after_id)
         .select_related("author")
-        .order_by("id")[:limit]
+        .order_by("-id")[:limit]
     )
+    return list(reversed(latest))
 
 
 def agents_online_get() -> list[AgentProfile]:
@@ -154,5 +156,13 @@ def conversation_get_for_agent(*, conversation_id: int) -> Conversation | None:
 
 
 def demo_customers_get(*, limit: int = 8) -> list[Customer]:
-    """Customers the /demo/ page offers to browse as: the seeded demo ones first."""
-    return list(Customer.objects.select_related("account").order_by("external_id")[:limit])
+    """Customers the /demo/ page offers to browse as: the seeded demo ones (``cus_…``) first."""
+    return list(
+        Customer.objects.annotate(
+            seeded=Case(When(external_id__startswith="cus_", then=Value(0)), default=Value(1))
+        ).order_by("seeded", "external_id")[:limit]
+    )
+
+
+def customer_get_by_external_id(*, external_id: str) -> Customer | None:
+    return Customer.objects.filter(external_id=external_id).first() if external_id else None

@@ -262,11 +262,9 @@ def _transition(conversation: Conversation, target: str) -> None:
 
 
 def _locked(conversation_id: int) -> Conversation:
-    return (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("assigned_agent", "customer")
-        .get(pk=conversation_id)
-    )
+    # No joins: after waiting for the lock, PostgreSQL re-reads the locked row but may pair
+    # it with a stale or missing joined agent row. Related rows are read after the lock.
+    return Conversation.objects.select_for_update().get(pk=conversation_id)
 
 
 def _system_message(conversation: Conversation, text: str, *, event: str, author: AbstractUser | None = None) -> None:

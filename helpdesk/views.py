@@ -4,7 +4,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from helpdesk.identity import identity_hash_compute
-from helpdesk.selectors import database_status_get, demo_customers_get, site_overview_get
+from helpdesk.selectors import (
+    customer_get_by_external_id,
+    database_status_get,
+    demo_customers_get,
+    site_overview_get,
+)
 
 
 @require_GET
@@ -27,7 +32,9 @@ def demo_shop(request: HttpRequest) -> HttpResponse:
     """A demo shop page with the widget embedded. Choosing a customer plays the shop's
     backend: it signs that customer's id, exactly as a real host site would."""
     customers = demo_customers_get()
-    chosen = next((c for c in customers if c.external_id == request.GET.get("as")), None)
+    chosen = customer_get_by_external_id(external_id=request.GET.get("as", ""))
+    if chosen is not None and chosen not in customers:
+        customers.append(chosen)
     return render(
         request,
         "helpdesk/demo.html",

@@ -20,6 +20,16 @@ def keep_test_connection(monkeypatch):
     monkeypatch.setattr(channels.db, "close_old_connections", lambda: None)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttles and rate limits count in the cache; one test's requests must not spend another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def staff_client(client):
     client.force_login(StaffFactory(username="staff"))

@@ -26,6 +26,8 @@ class WidgetVisitor:
 
     def __init__(self, conversation: Conversation):
         self.conversation = conversation
+        # Throttling keys on the principal's pk: each conversation has its own budget.
+        self.pk = f"conversation-{conversation.pk}"
 
 
 class ConversationTokenAuthentication(BaseAuthentication):
@@ -134,6 +136,7 @@ class WidgetConversationsView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [WidgetRateThrottle]
+    throttle_scope = "widget"
 
     @extend_schema(
         request=WidgetStartSerializer,
@@ -168,6 +171,7 @@ class WidgetConversationView(APIView):
     authentication_classes = [ConversationTokenAuthentication]
     permission_classes = [HasConversationToken]
     throttle_classes = [WidgetRateThrottle]
+    throttle_scope = "widget"
 
     @extend_schema(
         parameters=[OpenApiParameter("after", int, description="Only messages with a larger id")],
@@ -194,6 +198,7 @@ class WidgetCsatView(APIView):
     authentication_classes = [ConversationTokenAuthentication]
     permission_classes = [HasConversationToken]
     throttle_classes = [WidgetRateThrottle]
+    throttle_scope = "widget"
 
     @extend_schema(request=CsatSerializer, responses=WidgetConversationSerializer, tags=["widget"])
     def post(self, request: Request) -> Response:

@@ -1,0 +1,499 @@
+"""REST for the agent console (docs/live-chat.md, "Agent console"): agents and staff only.
+
+Each view parses its input, calls one service or selector and answers. The services'
+errors map to HTTP here: ``ConversationTaken`` and ``TransitionError`` are 409, other
+validation errors 400, an unknown conversation 404.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from copilot.models import CopilotTurn
+from copilot.selectors import customer_card_get, memory_get, turns_for_conversation
+from crm.models import Customer
+from helpdesk.api import serializers as s
+from helpdesk.api.permissions import AgentRateThrottle, IsAgent, agent_authentication_classes
+from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.payloads import agent_name, conversation_summary_payload, message_payload
+from helpdesk.selectors import agents_list, agents_online_get, conversation_get_for_agent, conversation_queue
+from helpdesk.services import (
+    PRIORITY_RANK,
+    ConversationTaken,
+    TransitionError,
+    agent_is_eligible,
+    agent_message_send,
+    conversation_assign,
+    conversation_hand_back,
+    conversation_resolve,
+    conversation_take_over,
+    note_add,
+)
+
+TRANSCRIPT_LIMIT = 500
+CUSTOMER_CONVERSATIONS = 10
+TAGS = ["console"]
+
+NOT_FOUND = OpenApiResponse(s.ErrorSerializer, description="Not found")
+CONFLICT = OpenApiResponse(s.ConflictSerializer, description="Another agent has it, or its state forbids this")
+STATE_CHANGE = {200: s.ConversationSummarySerializer, 404: NOT_FOUND, 409: CONFLICT}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The conversation's state does not allow this."
+    default_code = "conflict"
+
+    def __init__(self, body: dict):
+        # A dict detail is answered as it is: {"detail": ..., "owner": ...}.
+        super().__init__(detail=body)
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """Answer the services' errors the way docs/live-chat.md says."""
+    try:
+        yield
+    except ConversationTaken as exc:
+        owner = exc.owner
+        body = {"detail": exc.messages[0]}
+        if owner is not None:
+            body["owner"] = {"username": owner.get_username(), "name": agent_name(owner)}
+        raise Conflict(body) from exc
+    except TransitionError as exc:
+        raise Conflict({"detail": exc.messages[0]}) from exc
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+    except (Conversation.DoesNotExist, Ticket.DoesNotExist) as exc:
+        raise exceptions.NotFound() from exc
+
+
+class AgentPagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class AgentAPIView(APIView):
+    authentication_classes = agent_authentication_classes()
+    permission_classes = [IsAgent]
+    throttle_classes = [AgentRateThrottle]
+    # List views set AgentPagination; drf-spectacular then documents their pages.
+    pagination_class: type[PageNumberPagination] | None = None
+
+    def paginated(self, rows: QuerySet, payload: Callable[[list], list]) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(rows, self.request, view=self)
+        return paginator.get_paginated_response(payload(page))
+
+
+def _query(serializer_class, request: Request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _body(serializer_class, request: Request) -> dict:
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
+def _conversation(pk: int) -> Conversation:
+    conversation = conversation_get_for_agent(conversation_id=pk)
+    if conversation is None:
+        raise exceptions.NotFound("No such conversation.")
+    return conversation
+
+
+# ---------------------------------------------------------------- reads the console needs
+# (they sit here because selectors.py is someone else's file for now)
+
+
+def messages_for_agent(*, conversation: Conversation, limit: int = TRANSCRIPT_LIMIT) -> tuple[list[Message], bool]:
+    """The latest ``limit`` messages, internal notes included, oldest first; and whether older ones exist."""
+    rows = list(conversation.messages.select_related("author").order_by("-id")[: limit + 1])
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return rows, truncated
+
+
+def open_ticket_get(*, ticket_id: int | None) -> Ticket | None:
+    if ticket_id is None:
+        return None
+    return Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
+
+
+def ticket_queue(
+    *, agent: AbstractUser, status: str | None = None, priority: str | None = None, mine: bool = False
+) -> QuerySet[Ticket]:
+    """Open tickets first, the most urgent and the soonest due at the top."""
+    queryset = (
+        Ticket.objects.select_related("customer", "assignee")
+        .annotate(
+            open_rank=Case(When(status__in=Ticket.OPEN_STATUSES, then=Value(0)), default=Value(1)),
+            priority_rank=Case(
+                *[When(priority=name, then=Value(-rank)) for name, rank in PRIORITY_RANK.items()],
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by("open_rank", "priority_rank", F("sla_due_at").asc(nulls_last=True), "-created_at", "-id")
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    if priority:
+        queryset = queryset.filter(priority=priority)
+    if mine:
+        queryset = queryset.filter(assignee=agent)
+    return queryset
+
+
+def ticket_get(*, ticket_id: int) -> Ticket | None:
+    return Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
+
+
+def customer_search(*, search: str = "") -> QuerySet[Customer]:
+    queryset = Customer.objects.select_related("account").order_by("name", "id")
+    search = search.strip()
+    if search:
+        queryset = queryset.filter(
+            Q(name__icontains=search) | Q(email__icontains=search) | Q(external_id__iexact=search)
+        )
+    return queryset
+
+
+def customer_get(*, customer_id: int) -> Customer | None:
+    return Customer.objects.select_related("account").filter(pk=customer_id).first()
+
+
+def customer_conversations(*, customer: Customer, limit: int = CUSTOMER_CONVERSATIONS) -> list[Conversation]:
+    return list(customer.conversations.order_by(F("last_message_at").desc(nulls_last=True), "-id")[:limit])
+
+
+def reply_suggestion_get(*, conversation: Conversation) -> dict:
+    """A draft for the agent: the copilot's latest suggested reply, else the bot's last answer, else an opener."""
+    turn = (
+        CopilotTurn.objects.filter(conversation=conversation)
+        .exclude(suggested_replies=[])
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if turn is not None and isinstance(turn.suggested_replies[0], str) and turn.suggested_replies[0].strip():
+        return {"text": turn.suggested_replies[0], "source": "copilot"}
+    last_answer = conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-id").first()
+    if last_answer is not None:
+        return {"text": last_answer.content, "source": "last_answer"}
+    name = conversation.customer.first_name if conversation.customer_id else ""
+    if conversation.language == "cs":
+        text = f"Dobrý den{', ' + name if name else ''}, jsem tu a vaši věc teď řeším osobně."
+    else:
+        text = f"Hi{' ' + name if name else ''}, I'm here and looking into this for you personally."
+    return {"text": text, "source": "greeting"}
+
+
+# ---------------------------------------------------------------- payloads
+
+
+def copilot_panel_payload(turns: list[CopilotTurn]) -> dict | None:
+    if not turns:
+        return None
+    latest = turns[-1]
+    follow_up = latest.follow_up or {}
+    return {
+        "turn": latest.pk,
+        "created_at": latest.created_at.isoformat(),
+        "intent": latest.intent,
+        "intent_confidence": latest.intent_confidence,
+        "sentiment": latest.sentiment,
+        "sentiment_trajectory": [turn.sentiment for turn in turns],
+        "urgency": latest.urgency,
+        "entities": latest.entities,
+        "tools": latest.tools,
+        "escalation_reasons": latest.escalation_reasons,
+        "citations": [
+            {"n": c.get("n"), "title": c.get("title", ""), "url": c.get("url", ""), "heading": c.get("heading", "")}
+            for c in latest.citations
+            if isinstance(c, dict)
+        ],
+        "qa_score": latest.qa_score,
+        "qa_reasons": latest.qa_reasons,
+        "flagged": latest.flagged,
+        "follow_up": {"steps": follow_up.get("steps", []), "priority": follow_up.get("priority", "none")},
+        "suggested_replies": latest.suggested_replies,
+    }
+
+
+def conversation_detail_payload(conversation: Conversation) -> dict:
+    """The queue row plus what an agent needs to answer: customer card, open ticket, copilot panel, memory."""
+    memory = memory_get(conversation=conversation)
+    ticket = open_ticket_get(ticket_id=getattr(conversation, "ticket_id", None))
+    return {
+        **conversation_summary_payload(conversation),
+        "created_at": conversation.created_at.isoformat(),
+        "resolved_at": conversation.resolved_at.isoformat() if conversation.resolved_at else None,
+        "csat_comment": conversation.csat_comment,
+        "ticket": s.TicketSerializer(ticket).data if ticket else None,
+        "customer_card": customer_card_get(customer=conversation.customer).as_dict()
+        if conversation.customer_id
+        else None,
+        "copilot": copilot_panel_payload(turns_for_conversation(conversation=conversation)),
+        "memory": {
+            "summary": memory.summary,
+            "facts": memory.facts,
+            "pending_actions": memory.pending_actions,
+            "resolved_issues": memory.resolved_issues,
+        },
+    }
+
+
+def customer_detail_payload(customer: Customer) -> dict:
+    return {
+        **customer_card_get(customer=customer).as_dict(),
+        "phone": customer.phone,
+        "conversations": [
+            {
+                "id": c.pk,
+                "status": c.status,
+                "subject": c.subject,
+                "last_message_at": c.last_message_at.isoformat() if c.last_message_at else None,
+            }
+            for c in customer_conversations(customer=customer)
+        ],
+    }
+
+
+# ---------------------------------------------------------------- tickets
+
+
+@transaction.atomic
+def ticket_update(
+    *, ticket_id: int, by: AbstractUser, status: str | None = None, assignee: AbstractUser | None = None
+) -> Ticket:
+    """An agent changes a ticket's status or assignee from the tickets list.
+
+    Resolving or closing a ticket whose conversation is still live resolves the
+    conversation (``conversation_resolve``: it closes the tickets and asks for a rating);
+    assigning a live conversation's open ticket assigns the conversation
+    (``conversation_assign``). Anything else is a plain update of the ticket. A ticket
+    cannot be reopened while its conversation has another open escalation
+    (``TransitionError``).
+    """
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=ticket_id)
+    conversation = ticket.conversation
+    live = conversation is not None and conversation.status != Conversation.Status.RESOLVED
+    if status is not None and status != ticket.status:
+        closing = status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
+        if closing and live and ticket.is_open:
+            conversation_resolve(conversation=conversation, by=by)
+            ticket.refresh_from_db()
+            live = False
+        if ticket.status != status:
+            ticket.status = status
+            ticket.resolved_at = (ticket.resolved_at or timezone.now()) if closing else None
+            try:
+                with transaction.atomic():
+                    ticket.save(update_fields=["status", "resolved_at", "updated_at"])
+            except IntegrityError as exc:
+                raise TransitionError("This conversation already has an open escalation ticket.") from exc
+    if assignee is not None:
+        if not agent_is_eligible(user=assignee):
+            raise DjangoValidationError({"assignee": "Tickets can only be assigned to active agents."})
+        if live and ticket.is_open:
+            conversation_assign(conversation_id=conversation.pk, agent=by, assignee=assignee)
+            ticket.refresh_from_db()
+        else:
+            ticket.assignee = assignee
+            ticket.save(update_fields=["assignee", "updated_at"])
+    return ticket_get(ticket_id=ticket.pk)
+
+
+# ---------------------------------------------------------------- views
+
+
+class ConversationListView(AgentAPIView):
+    """The queue: waiting for a human first, then owned by an agent, then with the bot; newest activity first."""
+
+    pagination_class = AgentPagination
+
+    @extend_schema(
+        parameters=[s.ConversationQuerySerializer], responses=s.ConversationSummarySerializer(many=True), tags=TAGS
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(s.ConversationQuerySerializer, request)
+        rows = conversation_queue(
+            agent=request.user,
+            status=query.get("status"),
+            priority=query.get("priority"),
+            mine=query["mine"],
+            search=query.get("search") or None,
+        )
+        return self.paginated(rows, lambda page: [conversation_summary_payload(c) for c in page])
+
+
+class ConversationView(AgentAPIView):
+    @extend_schema(responses={200: s.ConversationDetailSerializer, 404: NOT_FOUND}, tags=TAGS)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(conversation_detail_payload(_conversation(pk)))
+
+
+class ConversationMessagesView(AgentAPIView):
+    @extend_schema(
+        responses={200: s.TranscriptSerializer, 404: NOT_FOUND},
+        description=f"The latest {TRANSCRIPT_LIMIT} messages, internal notes included, oldest first.",
+        tags=TAGS,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        messages, truncated = messages_for_agent(conversation=_conversation(pk))
+        return Response({"messages": [message_payload(m) for m in messages], "truncated": truncated})
+
+
+class ConversationTakeOverView(AgentAPIView):
+    @extend_schema(request=None, responses=STATE_CHANGE, tags=TAGS)
+    def post(self, request: Request, pk: int) -> Response:
+        with service_errors():
+            conversation_take_over(conversation_id=pk, agent=request.user)
+        return Response(conversation_summary_payload(_conversation(pk)))
+
+
+class ConversationReplyView(AgentAPIView):
+    @extend_schema(
+        request=s.TextSerializer,
+        responses={201: s.ConsoleMessageSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        description="Sent live to the customer. Replying to a conversation nobody has takes it over.",
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        text = _body(s.TextSerializer, request)["text"]
+        with service_errors():
+            message = agent_message_send(conversation_id=pk, agent=request.user, text=text)
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+
+
+class ConversationNotesView(AgentAPIView):
+    @extend_schema(
+        request=s.TextSerializer,
+        responses={201: s.ConsoleMessageSerializer, 404: NOT_FOUND},
+        description="An internal note: agents see it, the customer never does.",
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        text = _body(s.TextSerializer, request)["text"]
+        with service_errors():
+            message = note_add(conversation_id=pk, agent=request.user, text=text)
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+
+
+class ConversationHandBackView(AgentAPIView):
+    @extend_schema(request=None, responses=STATE_CHANGE, tags=TAGS)
+    def post(self, request: Request, pk: int) -> Response:
+        with service_errors():
+            conversation_hand_back(conversation_id=pk, agent=request.user)
+        return Response(conversation_summary_payload(_conversation(pk)))
+
+
+class ConversationResolveView(AgentAPIView):
+    @extend_schema(request=None, responses=STATE_CHANGE, tags=TAGS)
+    def post(self, request: Request, pk: int) -> Response:
+        with service_errors():
+            conversation_resolve(conversation=_conversation(pk), by=request.user)
+        return Response(conversation_summary_payload(_conversation(pk)))
+
+
+class ConversationAssignView(AgentAPIView):
+    @extend_schema(
+        request=s.AssignSerializer,
+        responses=STATE_CHANGE,
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        assignee = _body(s.AssignSerializer, request)["agent"]
+        with service_errors():
+            conversation_assign(conversation_id=pk, agent=request.user, assignee=assignee)
+        return Response(conversation_summary_payload(_conversation(pk)))
+
+
+class ConversationSuggestView(AgentAPIView):
+    @extend_schema(request=None, responses={200: s.SuggestionSerializer, 404: NOT_FOUND}, tags=TAGS)
+    def post(self, request: Request, pk: int) -> Response:
+        return Response(reply_suggestion_get(conversation=_conversation(pk)))
+
+
+class TicketListView(AgentAPIView):
+    """Open tickets first, then by priority and SLA."""
+
+    pagination_class = AgentPagination
+
+    @extend_schema(parameters=[s.TicketQuerySerializer], responses=s.TicketSerializer(many=True), tags=TAGS)
+    def get(self, request: Request) -> Response:
+        query = _query(s.TicketQuerySerializer, request)
+        rows = ticket_queue(
+            agent=request.user, status=query.get("status"), priority=query.get("priority"), mine=query["mine"]
+        )
+        return self.paginated(rows, lambda page: s.TicketSerializer(page, many=True).data)
+
+
+class TicketView(AgentAPIView):
+    @extend_schema(responses={200: s.TicketSerializer, 404: NOT_FOUND}, tags=TAGS)
+    def get(self, request: Request, pk: int) -> Response:
+        ticket = ticket_get(ticket_id=pk)
+        if ticket is None:
+            raise exceptions.NotFound("No such ticket.")
+        return Response(s.TicketSerializer(ticket).data)
+
+    @extend_schema(
+        request=s.TicketUpdateSerializer,
+        responses={200: s.TicketSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        description="Resolving a ticket of a live conversation resolves the conversation; assigning it assigns both.",
+        tags=TAGS,
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        changes = _body(s.TicketUpdateSerializer, request)
+        with service_errors():
+            ticket = ticket_update(
+                ticket_id=pk, by=request.user, status=changes.get("status"), assignee=changes.get("assignee")
+            )
+        return Response(s.TicketSerializer(ticket).data)
+
+
+class CustomerListView(AgentAPIView):
+    pagination_class = AgentPagination
+
+    @extend_schema(parameters=[s.CustomerQuerySerializer], responses=s.CustomerSerializer(many=True), tags=TAGS)
+    def get(self, request: Request) -> Response:
+        query = _query(s.CustomerQuerySerializer, request)
+        rows = customer_search(search=query.get("search", ""))
+        return self.paginated(rows, lambda page: s.CustomerSerializer(page, many=True).data)
+
+
+class CustomerView(AgentAPIView):
+    @extend_schema(responses={200: s.CustomerDetailSerializer, 404: NOT_FOUND}, tags=TAGS)
+    def get(self, request: Request, pk: int) -> Response:
+        customer = customer_get(customer_id=pk)
+        if customer is None:
+            raise exceptions.NotFound("No such customer.")
+        return Response(customer_detail_payload(customer))
+
+
+class AgentListView(AgentAPIView):
+    @extend_schema(responses=s.AgentPresenceSerializer(many=True), tags=TAGS)
+    def get(self, request: Request) -> Response:
+        online = {profile.pk for profile in agents_online_get()}
+        return Response(
+            [
+                {"username": p.user.get_username(), "name": p.display_name, "online": p.pk in online}
+                for p in agents_list()
+            ]
+        )

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from helpdesk.console import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.console_index, name="index"),
+    path("login/", views.ConsoleLoginView.as_view(), name="login"),
+    path("logout/", views.ConsoleLogoutView.as_view(), name="logout"),
+]
