@@ -2,6 +2,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from copilot.models import Intent
 from knowledge.models import Article
@@ -25,6 +26,8 @@ FACTORIES = {
     "knowledge.articlechunk": factories.ArticleChunkFactory,
     "knowledge.knowledgegap": factories.KnowledgeGapFactory,
     "copilot.intent": lambda: Intent.objects.get(name="billing"),
+    # DRF's token admin finds a token by its user's id.
+    "authtoken.tokenproxy": lambda: Token.objects.create(user=factories.UserFactory()).user,
 }
 # Traces are written by the copilot and tested in tests/copilot/test_admin.py.
 READ_ONLY = {"copilot.copilotturn", "copilot.conversationmemory", "copilot.analyticsevent"}

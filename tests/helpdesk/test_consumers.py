@@ -338,3 +338,15 @@ async def test_watching_an_unknown_conversation_is_an_error(client):
     await desk.send_json_to({"type": "watch", "conversation": "1; DROP TABLE"})
     assert (await frames_until(desk, "error"))[-1]["code"] == "bad_frame"
     await desk.disconnect()
+
+
+async def test_an_agent_session_opens_no_customer_chat_without_its_token(client):
+    _, cookie = await agent_session(client, staff=True)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/guessed-token/",
+        headers=[ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())],
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    assert await closed_with(communicator) == 4401
