@@ -120,6 +120,10 @@ class Message(models.Model):
         return self.role != self.Role.NOTE
 
 
+# Ticket priorities from least to most pressing, for comparing and ordering them.
+TICKET_PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
+
+
 class Ticket(models.Model):
     class Kind(models.TextChoices):
         ESCALATION = "escalation", "Escalation"

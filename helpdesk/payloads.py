@@ -16,6 +16,18 @@ def agent_name(user: AbstractBaseUser | None) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def citations_payload(citations: list, *, with_heading: bool = False) -> list[dict]:
+    """Numbered sources as stored on a reply or a turn (``Source.citation()``)."""
+    rows = []
+    for citation in citations:
+        if isinstance(citation, dict):
+            row = {"n": citation.get("n"), "title": citation.get("title", ""), "url": citation.get("url", "")}
+            if with_heading:
+                row["heading"] = citation.get("heading", "")
+            rows.append(row)
+    return rows
+
+
 def message_payload(message: Message) -> dict:
     metadata = message.metadata or {}
     return {
@@ -25,11 +37,7 @@ def message_payload(message: Message) -> dict:
         "content": message.content,
         "author": agent_name(message.author) if message.author_id else "",
         "created_at": message.created_at.isoformat(),
-        "citations": [
-            {"n": c.get("n"), "title": c.get("title", ""), "url": c.get("url", "")}
-            for c in metadata.get("citations", [])
-            if isinstance(c, dict)
-        ],
+        "citations": citations_payload(metadata.get("citations", [])),
         "client_id": message.client_message_id,
         "offer_human": bool(metadata.get("offer_human")),
     }

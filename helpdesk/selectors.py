@@ -2,12 +2,13 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db import connection
-from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from crm.models import Customer, Order
-from helpdesk.models import AgentProfile, Conversation, Message, Ticket
+from helpdesk.models import TICKET_PRIORITY_RANK, AgentProfile, Conversation, Message, Ticket
 from knowledge.models import Article
 
 
@@ -166,3 +167,89 @@ def demo_customers_get(*, limit: int = 8) -> list[Customer]:
 
 def customer_get_by_external_id(*, external_id: str) -> Customer | None:
     return Customer.objects.filter(external_id=external_id).first() if external_id else None
+
+
+# ---------------------------------------------------------------- the agent console's reads
+
+TRANSCRIPT_LIMIT = 500
+
+
+def messages_for_agent(*, conversation: Conversation, limit: int = TRANSCRIPT_LIMIT) -> tuple[list[Message], bool]:
+    """The latest ``limit`` messages, internal notes included, oldest first; and whether older ones exist."""
+    rows = list(conversation.messages.select_related("author").order_by("-id")[: limit + 1])
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return rows, truncated
+
+
+def ticket_queue(
+    *, agent: AbstractUser, status: str | None = None, priority: str | None = None, mine: bool = False
+) -> QuerySet[Ticket]:
+    """Open tickets first, the most urgent and the soonest due at the top."""
+    queryset = (
+        Ticket.objects.select_related("customer", "assignee")
+        .annotate(
+            open_rank=Case(When(status__in=Ticket.OPEN_STATUSES, then=Value(0)), default=Value(1)),
+            priority_rank=Case(
+                *[When(priority=name, then=Value(-rank)) for name, rank in TICKET_PRIORITY_RANK.items()],
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by("open_rank", "priority_rank", F("sla_due_at").asc(nulls_last=True), "-created_at", "-id")
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    if priority:
+        queryset = queryset.filter(priority=priority)
+    if mine:
+        queryset = queryset.filter(assignee=agent)
+    return queryset
+
+
+def ticket_get(*, ticket_id: int | None) -> Ticket | None:
+    if ticket_id is None:
+        return None
+    return Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
+
+
+def customer_search(*, search: str = "") -> QuerySet[Customer]:
+    queryset = Customer.objects.select_related("account").order_by("name", "id")
+    search = search.strip()
+    if search:
+        queryset = queryset.filter(
+            Q(name__icontains=search) | Q(email__icontains=search) | Q(external_id__iexact=search)
+        )
+    return queryset
+
+
+def customer_get(*, customer_id: int) -> Customer | None:
+    return Customer.objects.select_related("account").filter(pk=customer_id).first()
+
+
+def customer_conversations(*, customer: Customer, limit: int = 10) -> list[Conversation]:
+    return list(customer.conversations.order_by(F("last_message_at").desc(nulls_last=True), "-id")[:limit])
+
+
+def reply_suggestion_get(*, conversation: Conversation) -> dict:
+    """A draft for the agent: the copilot's latest suggested reply, else the bot's last answer, else an opener."""
+    from copilot.models import CopilotTurn
+
+    turn = (
+        CopilotTurn.objects.filter(conversation=conversation)
+        .exclude(suggested_replies=[])
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if turn is not None and isinstance(turn.suggested_replies[0], str) and turn.suggested_replies[0].strip():
+        return {"text": turn.suggested_replies[0], "source": "copilot"}
+    last_answer = conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-id").first()
+    if last_answer is not None:
+        return {"text": last_answer.content, "source": "last_answer"}
+    name = conversation.customer.first_name if conversation.customer_id else ""
+    if conversation.language == "cs":
+        text = f"Dobrý den{', ' + name if name else ''}, jsem tu a vaši věc teď řeším osobně."
+    else:
+        text = f"Hi{' ' + name if name else ''}, I'm here and looking into this for you personally."
+    return {"text": text, "source": "greeting"}

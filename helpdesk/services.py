@@ -12,12 +12,12 @@ from django.utils import timezone
 from crm.models import Customer
 from helpdesk import realtime
 from helpdesk.identity import IdentityError, conversation_token_issue, conversation_token_read, customer_verify
-from helpdesk.models import AgentProfile, Conversation, Message, Ticket
+from helpdesk.models import TICKET_PRIORITY_RANK, AgentProfile, Conversation, Message, Ticket
 from helpdesk.payloads import agent_name, message_payload
-from helpdesk.selectors import agents_online_get
+from helpdesk.selectors import agents_online_get, ticket_get
 
 MAX_MESSAGE_LENGTH = 8000
-PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
+PRIORITY_RANK = TICKET_PRIORITY_RANK
 
 
 def agent_upsert(
@@ -453,6 +453,48 @@ def conversation_csat_record(*, conversation_id: int, rating: str, comment: str 
         realtime.CONSOLE_GROUP, {"type": "csat", "conversation": conversation.pk, "rating": rating, "comment": comment}
     )
     return conversation
+
+
+@transaction.atomic
+def ticket_update(
+    *, ticket_id: int, by: AbstractUser, status: str | None = None, assignee: AbstractUser | None = None
+) -> Ticket:
+    """An agent changes a ticket's status or assignee from the tickets list.
+
+    Resolving or closing a ticket whose conversation is still live resolves the
+    conversation (``conversation_resolve``: it closes the tickets and asks for a rating);
+    assigning a live conversation's open ticket assigns the conversation
+    (``conversation_assign``). Anything else is a plain update of the ticket. A ticket
+    cannot be reopened while its conversation has another open escalation
+    (``TransitionError``).
+    """
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=ticket_id)
+    conversation = ticket.conversation
+    live = conversation is not None and conversation.status != Conversation.Status.RESOLVED
+    if status is not None and status != ticket.status:
+        closing = status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
+        if closing and live and ticket.is_open:
+            conversation_resolve(conversation=conversation, by=by)
+            ticket.refresh_from_db()
+            live = False
+        if ticket.status != status:
+            ticket.status = status
+            ticket.resolved_at = (ticket.resolved_at or timezone.now()) if closing else None
+            try:
+                with transaction.atomic():
+                    ticket.save(update_fields=["status", "resolved_at", "updated_at"])
+            except IntegrityError as exc:
+                raise TransitionError("This conversation already has an open escalation ticket.") from exc
+    if assignee is not None:
+        if not agent_is_eligible(user=assignee):
+            raise ValidationError({"assignee": "Tickets can only be assigned to active agents."})
+        if live and ticket.is_open:
+            conversation_assign(conversation_id=conversation.pk, agent=by, assignee=assignee)
+            ticket.refresh_from_db()
+        else:
+            ticket.assignee = assignee
+            ticket.save(update_fields=["assignee", "updated_at"])
+    return ticket_get(ticket_id=ticket.pk)
 
 
 # ---------------------------------------------------------------- agent presence

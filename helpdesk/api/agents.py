@@ -8,11 +8,8 @@ validation errors 400, an unknown conversation 404.
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
-from django.utils import timezone
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
@@ -25,24 +22,34 @@ from copilot.selectors import customer_card_get, memory_get, turns_for_conversat
 from crm.models import Customer
 from helpdesk.api import serializers as s
 from helpdesk.api.permissions import AgentRateThrottle, IsAgent, agent_authentication_classes
-from helpdesk.models import Conversation, Message, Ticket
-from helpdesk.payloads import agent_name, conversation_summary_payload, message_payload
-from helpdesk.selectors import agents_list, agents_online_get, conversation_get_for_agent, conversation_queue
+from helpdesk.models import Conversation, Ticket
+from helpdesk.payloads import agent_name, citations_payload, conversation_summary_payload, message_payload
+from helpdesk.selectors import (
+    TRANSCRIPT_LIMIT,
+    agents_list,
+    agents_online_get,
+    conversation_get_for_agent,
+    conversation_queue,
+    customer_conversations,
+    customer_get,
+    customer_search,
+    messages_for_agent,
+    reply_suggestion_get,
+    ticket_get,
+    ticket_queue,
+)
 from helpdesk.services import (
-    PRIORITY_RANK,
     ConversationTaken,
     TransitionError,
-    agent_is_eligible,
     agent_message_send,
     conversation_assign,
     conversation_hand_back,
     conversation_resolve,
     conversation_take_over,
     note_add,
+    ticket_update,
 )
 
-TRANSCRIPT_LIMIT = 500
-CUSTOMER_CONVERSATIONS = 10
 TAGS = ["console"]
 
 NOT_FOUND = OpenApiResponse(s.ErrorSerializer, description="Not found")
@@ -117,93 +124,6 @@ def _conversation(pk: int) -> Conversation:
     return conversation
 
 
-# ---------------------------------------------------------------- reads the console needs
-# (they sit here because selectors.py is someone else's file for now)
-
-
-def messages_for_agent(*, conversation: Conversation, limit: int = TRANSCRIPT_LIMIT) -> tuple[list[Message], bool]:
-    """The latest ``limit`` messages, internal notes included, oldest first; and whether older ones exist."""
-    rows = list(conversation.messages.select_related("author").order_by("-id")[: limit + 1])
-    truncated = len(rows) > limit
-    rows = rows[:limit]
-    rows.reverse()
-    return rows, truncated
-
-
-def open_ticket_get(*, ticket_id: int | None) -> Ticket | None:
-    if ticket_id is None:
-        return None
-    return Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
-
-
-def ticket_queue(
-    *, agent: AbstractUser, status: str | None = None, priority: str | None = None, mine: bool = False
-) -> QuerySet[Ticket]:
-    """Open tickets first, the most urgent and the soonest due at the top."""
-    queryset = (
-        Ticket.objects.select_related("customer", "assignee")
-        .annotate(
-            open_rank=Case(When(status__in=Ticket.OPEN_STATUSES, then=Value(0)), default=Value(1)),
-            priority_rank=Case(
-                *[When(priority=name, then=Value(-rank)) for name, rank in PRIORITY_RANK.items()],
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-        )
-        .order_by("open_rank", "priority_rank", F("sla_due_at").asc(nulls_last=True), "-created_at", "-id")
-    )
-    if status:
-        queryset = queryset.filter(status=status)
-    if priority:
-        queryset = queryset.filter(priority=priority)
-    if mine:
-        queryset = queryset.filter(assignee=agent)
-    return queryset
-
-
-def ticket_get(*, ticket_id: int) -> Ticket | None:
-    return Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
-
-
-def customer_search(*, search: str = "") -> QuerySet[Customer]:
-    queryset = Customer.objects.select_related("account").order_by("name", "id")
-    search = search.strip()
-    if search:
-        queryset = queryset.filter(
-            Q(name__icontains=search) | Q(email__icontains=search) | Q(external_id__iexact=search)
-        )
-    return queryset
-
-
-def customer_get(*, customer_id: int) -> Customer | None:
-    return Customer.objects.select_related("account").filter(pk=customer_id).first()
-
-
-def customer_conversations(*, customer: Customer, limit: int = CUSTOMER_CONVERSATIONS) -> list[Conversation]:
-    return list(customer.conversations.order_by(F("last_message_at").desc(nulls_last=True), "-id")[:limit])
-
-
-def reply_suggestion_get(*, conversation: Conversation) -> dict:
-    """A draft for the agent: the copilot's latest suggested reply, else the bot's last answer, else an opener."""
-    turn = (
-        CopilotTurn.objects.filter(conversation=conversation)
-        .exclude(suggested_replies=[])
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if turn is not None and isinstance(turn.suggested_replies[0], str) and turn.suggested_replies[0].strip():
-        return {"text": turn.suggested_replies[0], "source": "copilot"}
-    last_answer = conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-id").first()
-    if last_answer is not None:
-        return {"text": last_answer.content, "source": "last_answer"}
-    name = conversation.customer.first_name if conversation.customer_id else ""
-    if conversation.language == "cs":
-        text = f"Dobrý den{', ' + name if name else ''}, jsem tu a vaši věc teď řeším osobně."
-    else:
-        text = f"Hi{' ' + name if name else ''}, I'm here and looking into this for you personally."
-    return {"text": text, "source": "greeting"}
-
-
 # ---------------------------------------------------------------- payloads
 
 
@@ -223,11 +143,7 @@ def copilot_panel_payload(turns: list[CopilotTurn]) -> dict | None:
         "entities": latest.entities,
         "tools": latest.tools,
         "escalation_reasons": latest.escalation_reasons,
-        "citations": [
-            {"n": c.get("n"), "title": c.get("title", ""), "url": c.get("url", ""), "heading": c.get("heading", "")}
-            for c in latest.citations
-            if isinstance(c, dict)
-        ],
+        "citations": citations_payload(latest.citations, with_heading=True),
         "qa_score": latest.qa_score,
         "qa_reasons": latest.qa_reasons,
         "flagged": latest.flagged,
@@ -239,7 +155,7 @@ def copilot_panel_payload(turns: list[CopilotTurn]) -> dict | None:
 def conversation_detail_payload(conversation: Conversation) -> dict:
     """The queue row plus what an agent needs to answer: customer card, open ticket, copilot panel, memory."""
     memory = memory_get(conversation=conversation)
-    ticket = open_ticket_get(ticket_id=getattr(conversation, "ticket_id", None))
+    ticket = ticket_get(ticket_id=getattr(conversation, "ticket_id", None))
     return {
         **conversation_summary_payload(conversation),
         "created_at": conversation.created_at.isoformat(),
@@ -273,51 +189,6 @@ def customer_detail_payload(customer: Customer) -> dict:
             for c in customer_conversations(customer=customer)
         ],
     }
-
-
-# ---------------------------------------------------------------- tickets
-
-
-@transaction.atomic
-def ticket_update(
-    *, ticket_id: int, by: AbstractUser, status: str | None = None, assignee: AbstractUser | None = None
-) -> Ticket:
-    """An agent changes a ticket's status or assignee from the tickets list.
-
-    Resolving or closing a ticket whose conversation is still live resolves the
-    conversation (``conversation_resolve``: it closes the tickets and asks for a rating);
-    assigning a live conversation's open ticket assigns the conversation
-    (``conversation_assign``). Anything else is a plain update of the ticket. A ticket
-    cannot be reopened while its conversation has another open escalation
-    (``TransitionError``).
-    """
-    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=ticket_id)
-    conversation = ticket.conversation
-    live = conversation is not None and conversation.status != Conversation.Status.RESOLVED
-    if status is not None and status != ticket.status:
-        closing = status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
-        if closing and live and ticket.is_open:
-            conversation_resolve(conversation=conversation, by=by)
-            ticket.refresh_from_db()
-            live = False
-        if ticket.status != status:
-            ticket.status = status
-            ticket.resolved_at = (ticket.resolved_at or timezone.now()) if closing else None
-            try:
-                with transaction.atomic():
-                    ticket.save(update_fields=["status", "resolved_at", "updated_at"])
-            except IntegrityError as exc:
-                raise TransitionError("This conversation already has an open escalation ticket.") from exc
-    if assignee is not None:
-        if not agent_is_eligible(user=assignee):
-            raise DjangoValidationError({"assignee": "Tickets can only be assigned to active agents."})
-        if live and ticket.is_open:
-            conversation_assign(conversation_id=conversation.pk, agent=by, assignee=assignee)
-            ticket.refresh_from_db()
-        else:
-            ticket.assignee = assignee
-            ticket.save(update_fields=["assignee", "updated_at"])
-    return ticket_get(ticket_id=ticket.pk)
 
 
 # ---------------------------------------------------------------- views
