@@ -104,8 +104,12 @@ def conversation_queue(
     priority: str | None = None,
     mine: bool = False,
     search: str | None = None,
+    include_idle: bool = False,
 ) -> QuerySet[Conversation]:
     """The console's queue: conversations with their open ticket and the copilot's latest reading.
+
+    A widget opened with nothing said yet is not work for anyone and stays out, unless
+    ``include_idle``.
 
     Human-takeover work first (waiting, then owned), then by latest activity.
     """
@@ -135,6 +139,8 @@ def conversation_queue(
         )
         .order_by("waiting_rank", F("last_message_at").desc(nulls_last=True), "-id")
     )
+    if not include_idle:
+        queryset = queryset.exclude(status=Conversation.Status.BOT, last_message_at__isnull=True)
     if status:
         queryset = queryset.filter(status=status)
     if priority:
@@ -153,7 +159,7 @@ def conversation_queue(
 
 def conversation_get_for_agent(*, conversation_id: int) -> Conversation | None:
     """Any conversation, for an agent (the caller has checked ``user_is_agent``)."""
-    return conversation_queue().filter(pk=conversation_id).first()
+    return conversation_queue(include_idle=True).filter(pk=conversation_id).first()
 
 
 def demo_customers_get(*, limit: int = 8) -> list[Customer]:

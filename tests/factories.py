@@ -94,6 +94,8 @@ class ConversationFactory(factory.django.DjangoModelFactory):
         model = Conversation
 
     customer = factory.SubFactory(CustomerFactory)
+    # As if the customer had written; the agents' queue leaves out conversations nobody spoke in.
+    last_message_at = factory.LazyFunction(timezone.now)
 
 
 class MessageFactory(factory.django.DjangoModelFactory):

@@ -750,3 +750,13 @@ def test_agents_list_shows_presence(agent_client, alice, bob):
         {"username": "alice", "name": "Alice Adams", "online": False},
         {"username": "bob", "name": "Bob Brown", "online": True},
     ]
+
+
+def test_queue_leaves_out_a_widget_opened_with_nothing_said(agent_client):
+    spoken = ConversationFactory()
+    idle = ConversationFactory(last_message_at=None)
+    escalated_idle = ConversationFactory(last_message_at=None, status=Conversation.Status.PENDING_HUMAN)
+    ids = {row["id"] for row in agent_client.get(url("api-conversations")).json()["results"]}
+    assert ids == {spoken.pk, escalated_idle.pk}
+    # It is still there when asked for by id.
+    assert agent_client.get(url("api-conversation", idle.pk)).status_code == 200

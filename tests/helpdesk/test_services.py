@@ -63,7 +63,7 @@ def test_message_add_rejects_unknown_role():
 
 
 def test_internal_note_does_not_bump_last_message_time():
-    conversation = ConversationFactory()
+    conversation = ConversationFactory(last_message_at=None)
     message_add(conversation=conversation, role="note", content="Customer is a VIP", author=UserFactory())
     conversation.refresh_from_db()
     assert conversation.last_message_at is None
