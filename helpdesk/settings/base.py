@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "helpdesk",
     "crm",
     "knowledge",
@@ -39,6 +40,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so preflight answers and CORS headers also cover responses other middleware ends early.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,6 +202,16 @@ CHAT_MESSAGE_MAX_CHARS = env_int("CHAT_MESSAGE_MAX_CHARS", 4000)
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20)
 # An agent whose console has not been heard from for this many seconds counts as offline.
 AGENT_PRESENCE_TIMEOUT = env_int("AGENT_PRESENCE_TIMEOUT", 90)
+# Sites other than our own that may embed the widget, as full origins
+# ("https://shop.example"). They may call /api/widget/ (CORS) and open the chat
+# socket; the console and the agents' API stay same-origin.
+WIDGET_ALLOWED_ORIGINS = env_list("WIDGET_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/widget/"
+CORS_ALLOWED_ORIGINS = [origin for origin in WIDGET_ALLOWED_ORIGINS if origin != "*"]
+CORS_ALLOW_ALL_ORIGINS = "*" in WIDGET_ALLOWED_ORIGINS
+# The widget authenticates with its conversation token, never with cookies.
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 3600
 LOGIN_URL = "/console/login/"
 LOGIN_REDIRECT_URL = "/console/"
 

@@ -23,3 +23,6 @@ COPILOT_TAXONOMY_TTL = 0.0
 # Separate names let several test runs share one server without dropping each other's database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_postgres")}  # noqa: F405
 WIDGET_IDENTITY_SECRET = "test-widget-identity-secret"  # noqa: S105
+# A shop site that embeds the widget: tests check it reaches the chat and nothing else.
+WIDGET_ALLOWED_ORIGINS = ["https://shop.example"]
+CORS_ALLOWED_ORIGINS = WIDGET_ALLOWED_ORIGINS

@@ -6,11 +6,13 @@ main run. Nothing here uses the test database; the server gets a scratch databas
 own, migrated and seeded like ``make run`` (with a smaller knowledge base).
 """
 
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -31,6 +33,13 @@ from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from helpdesk.demo import demo_seed
 demo_seed(kb_slugs={KB_SLUGS!r})
+"""
+
+SHOP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Another shop</title></head>
+<body><h1>Another shop</h1><p>Hosted elsewhere; the chat comes from one script tag.</p>
+<script src="{server}/static/widget/widget.js" data-language="en" defer></script>
+</body></html>
 """
 
 
@@ -54,7 +63,40 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server_url():
+def shop_origin() -> str:
+    """Another site that embeds the widget: a different address (127.0.0.2), so another origin."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))
+        return f"http://127.0.0.2:{sock.getsockname()[1]}"
+
+
+@pytest.fixture(scope="session")
+def shop_page(shop_origin, live_server_url) -> str:
+    """A plain page on the shop's origin whose only link to us is the widget's script tag."""
+    html = SHOP_PAGE.format(server=live_server_url).encode()
+
+    class Shop(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    parsed = urlparse(shop_origin)
+    server = http.server.ThreadingHTTPServer((parsed.hostname, parsed.port), Shop)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"{shop_origin}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(shop_origin):
     name = os.environ.get("TEST_DATABASE_NAME", "test_postgres") + "_e2e"
     url = _server_url()
     with _admin(url) as conn:
@@ -66,6 +108,7 @@ def live_server_url():
         "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local",
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "WIDGET_ALLOWED_ORIGINS": shop_origin,
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "COPILOT_ENGINE": "offline",
         "OPENAI_API_KEY": "",

@@ -116,6 +116,26 @@ def test_the_conversation_survives_a_reload(browser, live_server_url):
     context.close()
 
 
+def test_one_script_tag_embeds_the_widget_on_another_site(browser, live_server_url, shop_page, screenshots):
+    context = browser.new_context()
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    open_widget(page, shop_page)
+    send(page, "How do I reset my password?")
+    dialog = page.get_by_role("dialog")
+    citation = dialog.locator("a.cite").first
+    expect(citation).to_be_visible(timeout=WAIT)
+    # Citations lead to our help centre, not to the shop's site.
+    expect(citation).to_have_attribute("href", re.compile(re.escape(live_server_url) + r"/help/.*reset-password"))
+    page.screenshot(path=screenshots / "e2e-6-widget-on-another-site.png")
+    page.reload()
+    expect(page.get_by_role("dialog")).to_contain_text("How do I reset my password?", timeout=WAIT)
+    assert problems == []
+    context.close()
+
+
 def test_the_console_needs_a_login(browser, live_server_url):
     context = browser.new_context()
     page = context.new_page()

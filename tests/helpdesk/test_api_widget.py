@@ -338,3 +338,39 @@ def test_reading_the_history_is_throttled_per_conversation(client, session):
     _, token = session
     statuses = [client.get(HISTORY, **with_token(token)).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+# ---------------------------------------------------------------- embedding on another site (CORS)
+
+SHOP = "https://shop.example"
+
+
+def preflight(client, path: str, origin: str):
+    return client.options(
+        path,
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type",
+    )
+
+
+def test_an_allowed_shop_may_call_the_widget_api_across_origins(client):
+    answer = preflight(client, START, SHOP)
+    assert answer.status_code == 200
+    assert answer["Access-Control-Allow-Origin"] == SHOP
+    assert "authorization" in answer["Access-Control-Allow-Headers"]
+    # The widget never sends cookies, so browsers must not be told it may.
+    assert "Access-Control-Allow-Credentials" not in answer
+    response = client.post(START, {}, content_type="application/json", HTTP_ORIGIN=SHOP)
+    assert response.status_code == 201
+    assert response["Access-Control-Allow-Origin"] == SHOP
+
+
+def test_an_unlisted_site_gets_no_cors_grant(client):
+    answer = preflight(client, START, "https://evil.example")
+    assert "Access-Control-Allow-Origin" not in answer
+
+
+def test_the_agents_api_is_never_opened_to_shop_sites(client):
+    answer = preflight(client, reverse("api-conversations"), SHOP)
+    assert "Access-Control-Allow-Origin" not in answer

@@ -5,9 +5,11 @@ so that the broadcasts sent after commit really go out."""
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 
 from copilot.services import intents_import
 from copilot.taxonomy import default_examples
@@ -21,6 +23,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 TIMEOUT = 10
+
+
+@pytest.fixture(autouse=True)
+async def close_worker_connections():
+    yield
+    # The consumers' queries ran on asgiref's worker thread; an open connection there
+    # would keep the test database from being dropped at the end of the run.
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
@@ -109,6 +119,43 @@ async def test_a_foreign_origin_is_refused():
     session = await anonymous_session()
     communicator = WebsocketCommunicator(
         application, f"/ws/chat/{session.token}/", headers=[(b"origin", b"https://evil.example")]
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert not connected
+
+
+async def test_an_allowed_shop_origin_opens_the_chat(taxonomy):
+    session = await anonymous_session()
+    communicator = await chat(session.token, origin=(b"origin", b"https://shop.example"))
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("origin", [b"http://shop.example", b"https://shop.example:8443", b"https://evil.shop.example"])
+async def test_a_near_miss_of_the_shop_origin_is_refused(origin):
+    session = await anonymous_session()
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{session.token}/", headers=[(b"origin", origin)])
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert not connected
+
+
+async def test_a_missing_origin_is_refused():
+    session = await anonymous_session()
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{session.token}/")
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert not connected
+
+
+async def test_the_shop_origin_may_not_open_the_console(client):
+    _, cookie = await agent_session(client)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/console/",
+        headers=[
+            (b"origin", b"https://shop.example"),
+            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
+        ],
     )
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert not connected
