@@ -1,0 +1,119 @@
+"""Handing a conversation to humans: the escalation ticket, its SLA, and the notice the
+customer sees."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Customer
+from helpdesk import realtime
+from helpdesk.models import TICKET_PRIORITY_RANK, Conversation, Ticket
+from helpdesk.selectors import agents_online_get
+from helpdesk.services.conversations import conversation_reopen
+
+
+def ticket_sla_due(*, priority: str, opened_at: datetime) -> datetime:
+    return opened_at + timedelta(minutes=settings.TICKET_SLA_MINUTES[priority])
+
+
+@transaction.atomic
+def ticket_escalate(
+    *, conversation: Conversation, subject: str, reason: str, priority: str = Ticket.Priority.MEDIUM
+) -> tuple[Ticket, bool]:
+    """Open a human-takeover ticket for a conversation, or return the one already open.
+
+    The conversation moves to ``pending_human`` unless an agent already has it.
+    """
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    existing = Ticket.objects.filter(
+        conversation=conversation, kind=Ticket.Kind.ESCALATION, status__in=Ticket.OPEN_STATUSES
+    ).first()
+    now = timezone.now()
+    if existing:
+        # A later, more serious reason (anger after a low-confidence hand-over) raises the priority.
+        if TICKET_PRIORITY_RANK[priority] > TICKET_PRIORITY_RANK[existing.priority]:
+            existing.priority = priority
+            existing.reason = f"{existing.reason}; {reason}" if existing.reason else reason
+            existing.sla_due_at = min(existing.sla_due_at, ticket_sla_due(priority=priority, opened_at=now))
+            existing.save(update_fields=["priority", "reason", "sla_due_at", "updated_at"])
+        return existing, False
+    ticket = Ticket.objects.create(
+        conversation=conversation,
+        customer=conversation.customer,
+        kind=Ticket.Kind.ESCALATION,
+        subject=subject[:200],
+        reason=reason,
+        priority=priority,
+        sla_due_at=ticket_sla_due(priority=priority, opened_at=now),
+    )
+    if conversation.status == Conversation.Status.BOT:
+        conversation.status = Conversation.Status.PENDING_HUMAN
+        conversation.save(update_fields=["status", "updated_at"])
+    realtime.send_on_commit(
+        realtime.CONSOLE_GROUP,
+        {"type": "escalation", "conversation": conversation.pk, "ticket": ticket_payload(ticket)},
+    )
+    transaction.on_commit(lambda: escalation_notice_send(conversation=conversation, ticket=ticket))
+    return ticket, True
+
+
+ESCALATION_NOTICES = {
+    "en": {
+        True: "I've passed this to our support team. An agent will join this chat shortly.",
+        False: "No agent is online right now. Your request is queued, and we will follow up by email.",
+    },
+    "cs": {
+        True: "Předal jsem to našemu týmu podpory. Kolega se k chatu brzy připojí.",
+        False: "Právě není nikdo z podpory online. Váš požadavek čeká ve frontě a ozveme se vám e-mailem.",
+    },
+}
+
+
+def escalation_notice(*, language: str, agents_online: bool) -> str:
+    return ESCALATION_NOTICES.get(language, ESCALATION_NOTICES["en"])[agents_online]
+
+
+def escalation_notice_send(*, conversation: Conversation, ticket: Ticket) -> None:
+    """Tell the customer's sockets the conversation went to humans, and whether anyone is there."""
+    online = bool(agents_online_get())
+    realtime.group_send(
+        realtime.conversation_group(conversation.pk),
+        {
+            "type": "escalated",
+            "ticket": ticket.reference,
+            "agents_online": online,
+            "text": escalation_notice(language=conversation.language, agents_online=online),
+        },
+    )
+
+
+def ticket_payload(ticket: Ticket) -> dict:
+    return {
+        "id": ticket.pk,
+        "reference": ticket.reference,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "reason": ticket.reason,
+    }
+
+
+def conversation_human_request(*, conversation: Conversation) -> tuple[Ticket | None, bool]:
+    """The customer pressed "Talk to a human". Returns the ticket and whether it is new.
+
+    Nothing happens while an agent already has the conversation.
+    """
+    if conversation.status == Conversation.Status.HUMAN:
+        return None, False
+    if conversation.status == Conversation.Status.RESOLVED:
+        conversation_reopen(conversation=conversation)
+    priority = Ticket.Priority.MEDIUM
+    if conversation.customer_id and conversation.customer.tier in (Customer.Tier.GOLD, Customer.Tier.VIP):
+        priority = Ticket.Priority.HIGH
+    return ticket_escalate(
+        conversation=conversation,
+        subject="The customer asked for a human",
+        reason="human_request (the Talk to a human button)",
+        priority=priority,
+    )
