@@ -25,7 +25,7 @@ from helpdesk.services import (
     agent_presence_disconnect,
     agent_presence_heartbeat,
     conversation_human_request,
-    escalation_notice,
+    escalation_status_frame,
 )
 
 logger = logging.getLogger(__name__)
@@ -167,15 +167,8 @@ class ChatConsumer(JsonFrameConsumer):
         ticket, created = await database_sync_to_async(conversation_human_request)(conversation=conversation)
         if ticket is not None and not created:
             # Already with the team: say so again to this tab (a new ticket announces itself).
-            online = bool(await database_sync_to_async(agents_online_get)())
-            await self.send_json(
-                {
-                    "type": "escalated",
-                    "ticket": ticket.reference,
-                    "agents_online": online,
-                    "text": escalation_notice(language=conversation.language, agents_online=online),
-                }
-            )
+            frame = await database_sync_to_async(escalation_status_frame)(conversation=conversation, ticket=ticket)
+            await self.send_json(frame)
 
     async def relay(self, event: dict) -> None:
         frame = event["frame"]

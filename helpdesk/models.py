@@ -45,6 +45,9 @@ class Conversation(models.Model):
     csat = models.CharField(max_length=4, choices=Csat.choices, blank=True)
     csat_comment = models.TextField(blank=True)
     csat_at = models.DateTimeField(null=True, blank=True)
+    # Where a visitor asked to be answered when no agent was online; a verified customer's
+    # CRM email is used when this is empty.
+    contact_email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
@@ -95,6 +98,8 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When an agent's reply was also sent to the customer by email (an email follow-up).
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -161,6 +166,10 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # No agent was online at escalation, so the customer was promised an answer by email;
+    # the acknowledgement email went out at follow_up_acknowledged_at.
+    follow_up_by_email = models.BooleanField(default=False)
+    follow_up_acknowledged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -76,6 +76,35 @@ def messages_for_customer(*, conversation: Conversation, after_id: int = 0, limi
     return list(reversed(latest))
 
 
+def conversation_reply_email_get(*, conversation: Conversation) -> str:
+    """Where an email follow-up goes: the address the visitor left, else the verified customer's."""
+    if conversation.contact_email:
+        return conversation.contact_email
+    return conversation.customer.email if conversation.customer_id else ""
+
+
+def email_mask(email: str) -> str:
+    """Enough of an address for the customer to recognise it on a shared screen."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else ""
+
+
+def conversation_follow_up_get(*, conversation: Conversation) -> dict | None:
+    """The email follow-up promised on the conversation's open escalation, if any.
+
+    ``email`` is masked, and empty while the visitor still has to leave an address.
+    """
+    promised = Ticket.objects.filter(
+        conversation=conversation,
+        kind=Ticket.Kind.ESCALATION,
+        status__in=Ticket.OPEN_STATUSES,
+        follow_up_by_email=True,
+    ).exists()
+    if not promised:
+        return None
+    return {"by_email": True, "email": email_mask(conversation_reply_email_get(conversation=conversation))}
+
+
 def agents_online_get() -> list[AgentProfile]:
     """Agents with an open console that has been heard from recently."""
     recent = timezone.now() - timedelta(seconds=settings.AGENT_PRESENCE_TIMEOUT)

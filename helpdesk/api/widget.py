@@ -14,8 +14,18 @@ from rest_framework.views import APIView
 from helpdesk.identity import IdentityError, conversation_token_read
 from helpdesk.models import Conversation
 from helpdesk.payloads import conversation_public_payload, message_payload
-from helpdesk.selectors import agents_online_get, conversation_get_by_public_id, messages_for_customer
-from helpdesk.services import TransitionError, conversation_csat_record, widget_session_start
+from helpdesk.selectors import (
+    agents_online_get,
+    conversation_follow_up_get,
+    conversation_get_by_public_id,
+    messages_for_customer,
+)
+from helpdesk.services import (
+    TransitionError,
+    conversation_contact_email_set,
+    conversation_csat_record,
+    widget_session_start,
+)
 from knowledge.api import LiveScopedRateThrottle
 
 
@@ -104,6 +114,11 @@ class WidgetCustomerSerializer(serializers.Serializer):
     verified = serializers.BooleanField()
 
 
+class FollowUpSerializer(serializers.Serializer):
+    by_email = serializers.BooleanField()
+    email = serializers.CharField(help_text="Masked address; empty while the visitor has not left one.")
+
+
 class WidgetStartSerializer(serializers.Serializer):
     customer_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
     identity_hash = serializers.CharField(required=False, allow_blank=True, max_length=128)
@@ -118,11 +133,21 @@ class WidgetSessionSerializer(serializers.Serializer):
     conversation = WidgetConversationSerializer()
     customer = WidgetCustomerSerializer(allow_null=True)
     agents_online = serializers.BooleanField()
+    follow_up = FollowUpSerializer(allow_null=True)
 
 
 class WidgetHistorySerializer(serializers.Serializer):
     conversation = WidgetConversationSerializer()
     messages = WidgetMessageSerializer(many=True)
+    follow_up = FollowUpSerializer(allow_null=True)
+
+
+class ContactEmailSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+
+
+class ContactEmailResultSerializer(serializers.Serializer):
+    follow_up = FollowUpSerializer(allow_null=True)
 
 
 class CsatSerializer(serializers.Serializer):
@@ -161,6 +186,7 @@ class WidgetConversationsView(APIView):
             "conversation": conversation_public_payload(session.conversation),
             "customer": {"name": customer.name, "verified": True} if customer else None,
             "agents_online": bool(agents_online_get()),
+            "follow_up": conversation_follow_up_get(conversation=session.conversation),
         }
         return Response(body, status=status.HTTP_200_OK if session.resumed else status.HTTP_201_CREATED)
 
@@ -188,6 +214,7 @@ class WidgetConversationView(APIView):
             {
                 "conversation": conversation_public_payload(conversation),
                 "messages": [message_payload(m) for m in messages],
+                "follow_up": conversation_follow_up_get(conversation=conversation),
             }
         )
 
@@ -215,3 +242,24 @@ class WidgetCsatView(APIView):
         except ValidationError as exc:
             raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
         return Response(conversation_public_payload(conversation))
+
+
+class WidgetContactEmailView(APIView):
+    """Where to follow up by email when no agent is online; a queued request is acknowledged there."""
+
+    authentication_classes = [ConversationTokenAuthentication]
+    permission_classes = [HasConversationToken]
+    throttle_classes = [WidgetRateThrottle]
+    throttle_scope = "widget"
+
+    @extend_schema(request=ContactEmailSerializer, responses=ContactEmailResultSerializer, tags=["widget"])
+    def post(self, request: Request) -> Response:
+        data = ContactEmailSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            conversation = conversation_contact_email_set(
+                conversation_id=request.user.conversation.pk, email=data.validated_data["email"]
+            )
+        except ValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from exc
+        return Response({"follow_up": conversation_follow_up_get(conversation=conversation)})

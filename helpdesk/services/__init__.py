@@ -27,11 +27,17 @@ from helpdesk.services.conversations import (
 from helpdesk.services.escalation import (
     ESCALATION_NOTICES,
     conversation_human_request,
+    escalated_frame,
     escalation_notice,
-    escalation_notice_send,
+    escalation_status_frame,
     ticket_escalate,
     ticket_payload,
     ticket_sla_due,
+)
+from helpdesk.services.follow_up import (
+    agent_reply_email_send,
+    conversation_contact_email_set,
+    follow_up_acknowledgement_send,
 )
 from helpdesk.services.ownership import (
     TRANSITIONS,
@@ -69,7 +75,11 @@ __all__ = [
     "conversation_state_broadcast",
     "conversation_take_over",
     "escalation_notice",
-    "escalation_notice_send",
+    "escalated_frame",
+    "escalation_status_frame",
+    "agent_reply_email_send",
+    "conversation_contact_email_set",
+    "follow_up_acknowledgement_send",
     "message_add",
     "message_broadcast",
     "note_add",

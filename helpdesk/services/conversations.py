@@ -137,11 +137,21 @@ def message_broadcast(*, message: Message) -> None:
 
 
 def system_message_add(
-    *, conversation: Conversation, text: str, event: str, author: AbstractUser | None = None
-) -> None:
-    message_add(
-        conversation=conversation, role=Message.Role.SYSTEM, content=text, author=author, metadata={"event": event}
+    *,
+    conversation: Conversation,
+    text: str,
+    event: str,
+    author: AbstractUser | None = None,
+    metadata: dict | None = None,
+) -> Message:
+    message, _ = message_add(
+        conversation=conversation,
+        role=Message.Role.SYSTEM,
+        content=text,
+        author=author,
+        metadata={**(metadata or {}), "event": event},
     )
+    return message
 
 
 def conversation_state_broadcast(*, conversation: Conversation, customer_frame: dict | None = None) -> None:

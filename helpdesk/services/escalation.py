@@ -10,8 +10,14 @@ from django.utils import timezone
 from crm.models import Customer
 from helpdesk import realtime
 from helpdesk.models import TICKET_PRIORITY_RANK, Conversation, Ticket
-from helpdesk.selectors import agents_online_get
-from helpdesk.services.conversations import conversation_reopen
+from helpdesk.selectors import (
+    agents_online_get,
+    conversation_follow_up_get,
+    conversation_reply_email_get,
+    email_mask,
+)
+from helpdesk.services.conversations import conversation_reopen, system_message_add
+from helpdesk.services.follow_up import follow_up_acknowledgement_enqueue
 
 
 def ticket_sla_due(*, priority: str, opened_at: datetime) -> datetime:
@@ -39,6 +45,8 @@ def ticket_escalate(
             existing.sla_due_at = min(existing.sla_due_at, ticket_sla_due(priority=priority, opened_at=now))
             existing.save(update_fields=["priority", "reason", "sla_due_at", "updated_at"])
         return existing, False
+    online = bool(agents_online_get())
+    email = conversation_reply_email_get(conversation=conversation)
     ticket = Ticket.objects.create(
         conversation=conversation,
         customer=conversation.customer,
@@ -47,6 +55,7 @@ def ticket_escalate(
         reason=reason,
         priority=priority,
         sla_due_at=ticket_sla_due(priority=priority, opened_at=now),
+        follow_up_by_email=not online,
     )
     if conversation.status == Conversation.Status.BOT:
         conversation.status = Conversation.Status.PENDING_HUMAN
@@ -55,38 +64,67 @@ def ticket_escalate(
         realtime.CONSOLE_GROUP,
         {"type": "escalation", "conversation": conversation.pk, "ticket": ticket_payload(ticket)},
     )
-    transaction.on_commit(lambda: escalation_notice_send(conversation=conversation, ticket=ticket))
+    notice = escalation_notice(language=conversation.language, agents_online=online, email_known=bool(email))
+    # Stored, so the customer still sees it after a reload; the frame updates the widget's state.
+    system_message_add(
+        conversation=conversation,
+        text=notice,
+        event="escalated",
+        metadata={"ticket": ticket.reference, "agents_online": online},
+    )
+    follow_up = {"by_email": True, "email": email_mask(email)} if not online else None
+    realtime.send_on_commit(
+        realtime.conversation_group(conversation.pk),
+        escalated_frame(ticket=ticket, agents_online=online, text=notice, follow_up=follow_up),
+    )
+    if follow_up and email:
+        follow_up_acknowledgement_enqueue(ticket=ticket)
     return ticket, True
 
 
 ESCALATION_NOTICES = {
     "en": {
-        True: "I've passed this to our support team. An agent will join this chat shortly.",
-        False: "No agent is online right now. Your request is queued, and we will follow up by email.",
+        "online": "I've passed this to our support team. An agent will join this chat shortly.",
+        "email": "No agent is online right now. Your request is queued, and we will follow up by email.",
+        "ask_email": "No agent is online right now. Your request is queued. Leave your email address "
+        "and we will follow up there.",
     },
     "cs": {
-        True: "Předal jsem to našemu týmu podpory. Kolega se k chatu brzy připojí.",
-        False: "Právě není nikdo z podpory online. Váš požadavek čeká ve frontě a ozveme se vám e-mailem.",
+        "online": "Předal jsem to našemu týmu podpory. Kolega se k chatu brzy připojí.",
+        "email": "Právě není nikdo z podpory online. Váš požadavek čeká ve frontě a ozveme se vám e-mailem.",
+        "ask_email": "Právě není nikdo z podpory online. Váš požadavek čeká ve frontě. Nechte nám svůj "
+        "e-mail a ozveme se vám.",
     },
 }
 
 
-def escalation_notice(*, language: str, agents_online: bool) -> str:
-    return ESCALATION_NOTICES.get(language, ESCALATION_NOTICES["en"])[agents_online]
+def escalation_notice(*, language: str, agents_online: bool, email_known: bool = True) -> str:
+    notices = ESCALATION_NOTICES.get(language, ESCALATION_NOTICES["en"])
+    if agents_online:
+        return notices["online"]
+    return notices["email"] if email_known else notices["ask_email"]
 
 
-def escalation_notice_send(*, conversation: Conversation, ticket: Ticket) -> None:
-    """Tell the customer's sockets the conversation went to humans, and whether anyone is there."""
+def escalated_frame(*, ticket: Ticket, agents_online: bool, text: str, follow_up: dict | None) -> dict:
+    return {
+        "type": "escalated",
+        "ticket": ticket.reference,
+        "agents_online": agents_online,
+        "text": text,
+        "follow_up": follow_up,
+    }
+
+
+def escalation_status_frame(*, conversation: Conversation, ticket: Ticket) -> dict:
+    """The ``escalated`` frame again, for a customer asking for a human while already queued."""
     online = bool(agents_online_get())
-    realtime.group_send(
-        realtime.conversation_group(conversation.pk),
-        {
-            "type": "escalated",
-            "ticket": ticket.reference,
-            "agents_online": online,
-            "text": escalation_notice(language=conversation.language, agents_online=online),
-        },
+    follow_up = conversation_follow_up_get(conversation=conversation)
+    text = escalation_notice(
+        language=conversation.language,
+        agents_online=online,
+        email_known=follow_up is None or bool(follow_up["email"]),
     )
+    return escalated_frame(ticket=ticket, agents_online=online, text=text, follow_up=follow_up)
 
 
 def ticket_payload(ticket: Ticket) -> dict:

@@ -18,6 +18,7 @@ from helpdesk.services.conversations import (
     message_add,
     system_message_add,
 )
+from helpdesk.services.follow_up import agent_reply_email_enqueue
 
 # bot -> pending_human -> human -> resolved, and human -> bot on hand back. An agent may
 # also take a conversation straight from the bot, and a customer writing again reopens a
@@ -138,6 +139,8 @@ def agent_message_send(*, conversation_id: int, agent: AbstractUser, text: str) 
     if conversation.status != Conversation.Status.HUMAN or conversation.assigned_agent_id != agent.pk:
         conversation = conversation_take_over(conversation_id=conversation_id, agent=agent)
     message, _ = message_add(conversation=conversation, role=Message.Role.AGENT, content=text, author=agent)
+    if conversation.tickets.filter(status__in=Ticket.OPEN_STATUSES, follow_up_by_email=True).exists():
+        agent_reply_email_enqueue(message=message)
     return message
 
 

@@ -17,3 +17,5 @@ STORAGES = {
 }
 DEMO_SEED_ALLOWED = env_bool("DEMO_SEED_ALLOWED", True)
 WIDGET_IDENTITY_SECRET = env_str("WIDGET_IDENTITY_SECRET", "demo-widget-identity-secret")
+# Follow-up emails are printed to the server's console unless a mail server is configured.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

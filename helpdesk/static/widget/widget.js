@@ -44,6 +44,8 @@
       csatQuestion: 'How did we do?', csatUp: 'Good', csatDown: 'Not good',
       csatComment: 'Anything else you want to tell us? (optional)', csatSend: 'Send feedback',
       csatThanks: 'Thanks for your feedback', csatFailed: "We couldn't save your rating. Please try again.",
+      emailLabel: 'Your email address', emailSend: 'Send', emailInvalid: 'Enter a valid email address.',
+      emailFailed: "We couldn't save your email. Please try again.",
       err_rate_limited: 'You are sending messages too quickly. Please wait a moment.',
       err_too_long: 'That message is too long (at most 4000 characters).',
       err_empty: 'A message cannot be empty.', err_closed: 'This conversation is closed.',
@@ -65,6 +67,8 @@
       csatQuestion: 'Jak jsme vám pomohli?', csatUp: 'Dobře', csatDown: 'Špatně',
       csatComment: 'Chcete nám ještě něco vzkázat? (nepovinné)', csatSend: 'Odeslat hodnocení',
       csatThanks: 'Děkujeme za zpětnou vazbu', csatFailed: 'Hodnocení se nepodařilo uložit. Zkuste to prosím znovu.',
+      emailLabel: 'Váš e-mail', emailSend: 'Odeslat', emailInvalid: 'Zadejte platnou e-mailovou adresu.',
+      emailFailed: 'E-mail se nepodařilo uložit. Zkuste to prosím znovu.',
       err_rate_limited: 'Posíláte zprávy příliš rychle. Chvíli prosím počkejte.',
       err_too_long: 'Zpráva je příliš dlouhá (nejvýše 4000 znaků).',
       err_empty: 'Zpráva nemůže být prázdná.', err_closed: 'Tato konverzace je uzavřená.',
@@ -132,6 +136,11 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
 .rate button[aria-pressed="true"] { border-color: transparent; background: var(--accent); color: #fff; }
 .primary { padding: 7px 16px; border: 0; border-radius: 8px; background: var(--accent); color: #fff; cursor: pointer; }
 .csat .err { margin-top: 6px; color: #b91c1c; font-size: 12.5px; }
+.email-ask { align-self: stretch; display: flex; flex-wrap: wrap; gap: 6px; padding: 10px; border: 1px solid #e2e8f0; border-radius: 12px; background: #fff; }
+.email-ask label { flex-basis: 100%; font-weight: 600; font-size: 13px; }
+.email-ask input { flex: 1; min-width: 0; padding: 7px 9px; border: 1px solid #cbd5e1; border-radius: 8px; font: inherit; }
+.email-ask .err { flex-basis: 100%; margin: 0; color: #b91c1c; font-size: 12.5px; }
+.email-ask .err:empty { display: none; }
 .sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 @keyframes sc-spin { to { transform: rotate(360deg); } }
 @keyframes sc-blink { 50% { opacity: 0; } }
@@ -168,7 +177,7 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
     socket: null, connection: 'idle', everConnected: false, retries: 0, retryTimer: 0, pingTimer: 0,
     starting: null, blocked: false, humanWanted: false,
     typingSent: false, typingTimer: 0, statusText: '', agentTyping: '', agentTypingTimer: 0, errorTimer: 0,
-    unread: 0, csatEl: null, stickToBottom: true,
+    unread: 0, csatEl: null, emailEl: null, stickToBottom: true,
   };
   const ui = {};
   const i18nBindings = [];
@@ -412,6 +421,7 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
     if (!response || !response.ok || !response.data) return 'failed';
     applyConversation(response.data.conversation);
     for (const message of response.data.messages || []) renderMessage(message, quiet);
+    setFollowUp(response.data.follow_up);
     const conversation = state.conversation;
     if (conversation.status === 'resolved' && !conversation.csat) showCsat();
     return 'ok';
@@ -419,8 +429,9 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
 
   // A new conversation: the old transcript belongs to one this visitor can no longer open.
   function resetConversation() {
-    for (const el of ui.log.querySelectorAll('[data-id], .notice, .csat, .live')) el.remove();
+    for (const el of ui.log.querySelectorAll('[data-id], .notice, .csat, .email-ask, .live')) el.remove();
     state.rendered.clear();
+    state.emailEl = null;
     state.live = null;
     state.csatEl = null;
     state.lastId = 0;
@@ -539,6 +550,7 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
   function onEscalated(frame) {
     if (state.conversation && state.conversation.status !== 'human') state.conversation.status = 'pending_human';
     if (frame.text) addNotice(frame.text);
+    setFollowUp(frame.follow_up);
   }
 
   // The stored system message is the visible notice; these frames only update the header.
@@ -922,6 +934,45 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
 
     state.csatEl = card;
     ui.log.append(card);
+    scrollToEnd(false);
+  }
+
+  // ------------------------------------------------------------------ email follow-up
+
+  // No agent was online: a visitor we know no address for is asked where to follow up.
+  function setFollowUp(followUp) {
+    const wanted = Boolean(followUp && followUp.by_email && !followUp.email);
+    if (!wanted) {
+      if (state.emailEl) state.emailEl.remove();
+      state.emailEl = null;
+      return;
+    }
+    if (state.emailEl) return;
+    const id = 'sc-email-' + Math.random().toString(36).slice(2);
+    const input = h('input', { id, type: 'email', required: true, autocomplete: 'email', maxlength: '254', part: 'email' });
+    const send = h('button', { type: 'submit', class: 'primary' }, t('emailSend'));
+    const problem = h('p', { class: 'err', role: 'alert' });
+    const form = h('form', { class: 'email-ask', part: 'email-form', novalidate: true },
+      [h('label', { for: id }, t('emailLabel')), input, send, problem]);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const email = input.value.trim();
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+        problem.textContent = t('emailInvalid');
+        input.focus();
+        return;
+      }
+      send.disabled = true;
+      const response = await request('POST', '/api/widget/conversation/email', { email }).catch(() => ({ ok: false }));
+      send.disabled = false;
+      if (response.ok) {
+        setFollowUp(response.data && response.data.follow_up);
+      } else {
+        problem.textContent = response.status === 400 ? t('emailInvalid') : t('emailFailed');
+      }
+    });
+    state.emailEl = form;
+    ui.log.append(form);
     scrollToEnd(false);
   }
 

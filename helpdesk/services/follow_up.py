@@ -1,0 +1,190 @@
+"""Email follow-ups: when no agent was online at escalation, the customer is told we will
+answer by email. These send that acknowledgement and, later, the agents' replies.
+
+Each send claims its row under a lock and stamps it in the same transaction, so a task
+that runs twice sends once; a failed send rolls the stamp back and the task retries.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.payloads import agent_name
+from helpdesk.selectors import conversation_reply_email_get, email_mask
+from helpdesk.services.conversations import conversation_lock, conversation_state_broadcast, system_message_add
+
+EMAILS = {
+    "en": {
+        "ack_subject": "We received your request {reference}",
+        "ack_body": (
+            "Hello{name},\n\n"
+            "no one from our support team was online when you asked for help in the chat. "
+            "Your request {reference} is in our queue, and an agent will reply to this address.\n\n"
+            "Your message: {last}\n\n"
+            "{shop} support"
+        ),
+        "reply_subject": "{agent} replied to your request {reference}",
+        "reply_body": (
+            "Hello{name},\n\n{text}\n\n{agent}, {shop} support\n\nYou can also answer in the chat on our website."
+        ),
+    },
+    "cs": {
+        "ack_subject": "Přijali jsme váš požadavek {reference}",
+        "ack_body": (
+            "Dobrý den,\n\n"
+            "když jste v chatu požádali o pomoc, nebyl z naší podpory nikdo online. "
+            "Váš požadavek {reference} čeká ve frontě a kolega vám odpoví na tuto adresu.\n\n"
+            "Vaše zpráva: {last}\n\n"
+            "Podpora {shop}"
+        ),
+        "reply_subject": "{agent} odpověděl(a) na váš požadavek {reference}",
+        "reply_body": "Dobrý den,\n\n{text}\n\n{agent}, podpora {shop}\n\nOdpovědět můžete i v chatu na našem webu.",
+    },
+}
+
+
+def _texts(language: str) -> dict:
+    return EMAILS.get(language, EMAILS["en"])
+
+
+def _greeting_name(conversation: Conversation) -> str:
+    # Only a name from the CRM; a visitor's email address says nothing about how to greet them.
+    # The Czech texts greet without a name, which would need the vocative.
+    if conversation.customer_id and conversation.customer.name:
+        return f" {conversation.customer.name.split()[0]}"
+    return ""
+
+
+def follow_up_acknowledgement_enqueue(*, ticket: Ticket) -> None:
+    from helpdesk.tasks import follow_up_acknowledgement_task
+
+    transaction.on_commit(lambda: follow_up_acknowledgement_task.delay(ticket.pk))
+
+
+def agent_reply_email_enqueue(*, message: Message) -> None:
+    from helpdesk.tasks import agent_reply_email_task
+
+    transaction.on_commit(lambda: agent_reply_email_task.delay(message.pk))
+
+
+@transaction.atomic
+def follow_up_acknowledgement_send(*, ticket_id: int) -> bool:
+    """Email the customer that their queued request will be answered by email. Sends at most once.
+
+    Returns whether an email went out: not for a deleted, closed or already acknowledged
+    ticket, nor while no address is known.
+    """
+    ticket = (
+        Ticket.objects.select_for_update()
+        .filter(
+            pk=ticket_id,
+            follow_up_by_email=True,
+            follow_up_acknowledged_at__isnull=True,
+            status__in=Ticket.OPEN_STATUSES,
+            conversation__isnull=False,
+        )
+        .first()
+    )
+    if ticket is None:
+        return False
+    conversation = Conversation.objects.select_related("customer").get(pk=ticket.conversation_id)
+    email = conversation_reply_email_get(conversation=conversation)
+    if not email:
+        return False
+    last = (
+        Message.objects.filter(conversation=conversation, role=Message.Role.CUSTOMER)
+        .order_by("-id")
+        .values_list("content", flat=True)
+        .first()
+    )
+    texts = _texts(conversation.language)
+    fields = {
+        "reference": ticket.reference,
+        "name": _greeting_name(conversation),
+        "last": (last or "")[:500],
+        "shop": settings.COPILOT_SHOP_NAME,
+    }
+    send_mail(
+        subject=texts["ack_subject"].format(**fields),
+        message=texts["ack_body"].format(**fields),
+        from_email=None,
+        recipient_list=[email],
+    )
+    ticket.follow_up_acknowledged_at = timezone.now()
+    ticket.save(update_fields=["follow_up_acknowledged_at", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def agent_reply_email_send(*, message_id: int) -> bool:
+    """Email an agent's reply on a conversation promised an email follow-up. Sends at most once."""
+    message = (
+        Message.objects.select_for_update()
+        .filter(pk=message_id, role=Message.Role.AGENT, emailed_at__isnull=True)
+        .first()
+    )
+    if message is None:
+        return False
+    conversation = Conversation.objects.select_related("customer").get(pk=message.conversation_id)
+    ticket = (
+        Ticket.objects.filter(conversation=conversation, kind=Ticket.Kind.ESCALATION, follow_up_by_email=True)
+        .order_by("-id")
+        .first()
+    )
+    email = conversation_reply_email_get(conversation=conversation)
+    if ticket is None or not email:
+        return False
+    author = agent_name(message.author) if message.author_id else settings.COPILOT_SHOP_NAME
+    texts = _texts(conversation.language)
+    fields = {
+        "reference": ticket.reference,
+        "name": _greeting_name(conversation),
+        "text": message.content,
+        "agent": author,
+        "shop": settings.COPILOT_SHOP_NAME,
+    }
+    send_mail(
+        subject=texts["reply_subject"].format(**fields),
+        message=texts["reply_body"].format(**fields),
+        from_email=None,
+        recipient_list=[email],
+    )
+    message.emailed_at = timezone.now()
+    message.save(update_fields=["emailed_at"])
+    return True
+
+
+CONTACT_CONFIRMATIONS = {
+    "en": "Thanks! We will reply to {email}.",
+    "cs": "Děkujeme! Odpovíme na {email}.",
+}
+
+
+@transaction.atomic
+def conversation_contact_email_set(*, conversation_id: int, email: str) -> Conversation:
+    """The visitor left an address for the email follow-up; a queued request is acknowledged there."""
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": "Enter a valid email address."}) from exc
+    conversation = conversation_lock(conversation_id=conversation_id)
+    if conversation.contact_email.lower() != email.lower():
+        conversation.contact_email = email
+        conversation.save(update_fields=["contact_email", "updated_at"])
+        text = CONTACT_CONFIRMATIONS.get(conversation.language, CONTACT_CONFIRMATIONS["en"])
+        system_message_add(conversation=conversation, text=text.format(email=email_mask(email)), event="contact_email")
+        conversation_state_broadcast(conversation=conversation)
+    waiting = Ticket.objects.filter(
+        conversation=conversation,
+        follow_up_by_email=True,
+        follow_up_acknowledged_at__isnull=True,
+        status__in=Ticket.OPEN_STATUSES,
+    ).first()
+    if waiting is not None:
+        follow_up_acknowledgement_enqueue(ticket=waiting)
+    return conversation
