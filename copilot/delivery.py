@@ -44,13 +44,24 @@ def chat_message_receive(*, conversation: Conversation, text: str, client_id: st
     return customer_message_receive(conversation=conversation, content=text, client_message_id=client_id)
 
 
-async def turn_deliver(*, conversation_id: int, message_id: int, text: str | None = None) -> None:
+# How long a claim on answering a message holds if its process dies without releasing it.
+TURN_CLAIM_SECONDS = 90
+
+
+async def turn_deliver(*, conversation_id: int, message_id: int, text: str | None = None) -> bool:
     """Answer a stored customer message and stream the turn to the conversation's sockets.
 
     The answer itself arrives as a stored ``message`` frame; this adds the status chips,
     the token deltas and the closing ``reply_done``. A failure here never loses the
     customer's message, which was stored first.
+
+    One process at a time answers a message (a claim in the shared cache), so a resend or
+    a reconnect while the answer is still streaming does not start a second stream.
+    Returns whether this call answered it.
     """
+    claim = f"turn-claim:{message_id}"
+    if not await cache.aadd(claim, 1, timeout=TURN_CLAIM_SECONDS):
+        return False
     group = realtime.conversation_group(conversation_id)
     try:
         async for event in turn_run(message_id=message_id, text=text):
@@ -72,3 +83,5 @@ async def turn_deliver(*, conversation_id: int, message_id: int, text: str | Non
         )
     finally:
         await realtime.agroup_send(group, {"type": "reply_done", "reply_to": message_id})
+        await cache.adelete(claim)
+    return True

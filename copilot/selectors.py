@@ -1,9 +1,11 @@
 """Reads for the copilot: the context of a turn, the taxonomy, and traces."""
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
 import numpy as np
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from copilot.models import ConversationMemory, CopilotTurn, Intent, IntentExample
 from crm.models import Account, Customer, Product
@@ -181,6 +183,29 @@ def intent_training_set_get() -> tuple[list[str], list[str], np.ndarray]:
 
 def turns_for_conversation(*, conversation: Conversation) -> list[CopilotTurn]:
     return list(conversation.copilot_turns.order_by("id"))
+
+
+# A customer message left unanswered (the process answering it died) is answered when the
+# customer resends or reconnects, but only while an answer is still timely.
+UNANSWERED_WINDOW = timedelta(minutes=10)
+
+
+def message_unanswered_get(*, conversation_id: int) -> Message | None:
+    """The bot conversation's last customer message, if nothing answered it yet."""
+    last = (
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            conversation__status=Conversation.Status.BOT,
+            role__in=[Message.Role.CUSTOMER, Message.Role.ASSISTANT, Message.Role.AGENT],
+        )
+        .order_by("-id")
+        .first()
+    )
+    if last is None or last.role != Message.Role.CUSTOMER or last.created_at < timezone.now() - UNANSWERED_WINDOW:
+        return None
+    if CopilotTurn.objects.filter(customer_message_id=last.pk).exists():
+        return None
+    return last
 
 
 def product_names_get(*, limit: int = 500) -> list[str]:

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from copilot.delivery import RateLimited, chat_message_receive, turn_deliver
+from copilot.selectors import message_unanswered_get
 from helpdesk import realtime
 from helpdesk.identity import conversation_token_read
-from helpdesk.models import Conversation
+from helpdesk.models import Conversation, Message
 from helpdesk.payloads import agent_name, message_payload
 from helpdesk.selectors import (
     agents_online_get,
@@ -135,11 +136,22 @@ class ChatConsumer(JsonFrameConsumer):
             return
         await self.send_json({"type": "ack", "client_id": client_id, "id": message.pk, "duplicate": not created})
         if created:
-            turn = asyncio.ensure_future(
-                turn_deliver(conversation_id=self.conversation.pk, message_id=message.pk, text=message.content)
-            )
-            self.turns.add(turn)
-            turn.add_done_callback(self.turns.discard)
+            self.answer(message)
+        else:
+            await self.answer_unanswered()
+
+    def answer(self, message: Message) -> None:
+        turn = asyncio.ensure_future(
+            turn_deliver(conversation_id=self.conversation.pk, message_id=message.pk, text=message.content)
+        )
+        self.turns.add(turn)
+        turn.add_done_callback(self.turns.discard)
+
+    async def answer_unanswered(self) -> None:
+        """A resend or a reconnect after the answering process died: answer the message now."""
+        message = await database_sync_to_async(message_unanswered_get)(conversation_id=self.conversation.pk)
+        if message is not None:
+            self.answer(message)
 
     async def on_resume(self, content: dict) -> None:
         last_id = content.get("last_id", 0)
@@ -150,6 +162,7 @@ class ChatConsumer(JsonFrameConsumer):
         for message in messages:
             await self.send_json({"type": "message", "message": message_payload(message)})
         await self.send_json({"type": "resumed", "last_id": messages[-1].pk if messages else last_id})
+        await self.answer_unanswered()
 
     async def on_typing(self, content: dict) -> None:
         active = content.get("active")

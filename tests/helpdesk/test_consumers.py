@@ -9,9 +9,10 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 
-from copilot.services import intents_import
+from copilot.services import customer_message_receive, intents_import
 from copilot.taxonomy import default_examples
 from helpdesk.asgi import application
 from helpdesk.identity import conversation_token_issue
@@ -251,6 +252,57 @@ async def test_a_resent_client_id_creates_no_duplicate(taxonomy):
     assert await communicator.receive_nothing(timeout=0.3)
     customer_messages = Message.objects.filter(conversation_id=session.conversation.pk, role="customer")
     assert await customer_messages.acount() == 1
+    await communicator.disconnect()
+
+
+@database_sync_to_async
+def stored_without_answer(session, *, client_id: str = "lost"):
+    # What a process that died between storing the message and answering it leaves behind.
+    message, _ = customer_message_receive(
+        conversation=session.conversation, content="How do I reset my password?", client_message_id=client_id
+    )
+    return message
+
+
+async def test_a_resend_answers_a_message_whose_answer_was_lost(taxonomy):
+    session = await anonymous_session()
+    lost = await stored_without_answer(session)
+    communicator = await chat(session.token)
+    await communicator.send_json_to({"type": "message", "text": lost.content, "client_id": "lost"})
+    frames = await frames_until(communicator, "reply_done")
+    assert frames[0] == {"type": "ack", "client_id": "lost", "id": lost.pk, "duplicate": True}
+    answers = [f["message"] for f in frames if f["type"] == "message" and f["message"]["role"] == "assistant"]
+    assert len(answers) == 1
+    assert await Message.objects.filter(conversation_id=session.conversation.pk, role="customer").acount() == 1
+    await communicator.disconnect()
+
+
+async def test_reconnecting_answers_a_message_whose_answer_was_lost(taxonomy):
+    session = await anonymous_session()
+    lost = await stored_without_answer(session)
+    communicator = await chat(session.token)
+    await communicator.send_json_to({"type": "resume", "last_id": lost.pk})
+    frames = await frames_until(communicator, "reply_done")
+    assert frames[0]["type"] == "resumed"
+    assert any(f["type"] == "token" and f["reply_to"] == lost.pk for f in frames)
+    assert await Message.objects.filter(conversation_id=session.conversation.pk, role="assistant").acount() == 1
+    # Reconnecting again finds nothing left to answer.
+    await communicator.send_json_to({"type": "resume", "last_id": lost.pk})
+    await frames_until(communicator, "resumed")
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_a_message_being_answered_elsewhere_is_not_answered_twice(taxonomy):
+    session = await anonymous_session()
+    lost = await stored_without_answer(session)
+    # Another process holds the claim: it is still streaming this answer.
+    await cache.aset(f"turn-claim:{lost.pk}", 1)
+    communicator = await chat(session.token)
+    await communicator.send_json_to({"type": "resume", "last_id": lost.pk})
+    await frames_until(communicator, "resumed")
+    assert await communicator.receive_nothing(timeout=0.5)
+    assert not await Message.objects.filter(conversation_id=session.conversation.pk, role="assistant").aexists()
     await communicator.disconnect()
 
 
