@@ -310,6 +310,18 @@ OWN_ORDER = re.compile(
 )
 
 
+# The account's state, billing or signing in: what the account status tool can speak to.
+# Billing always goes to it; an account how-to question ("how do I reset my password?") is
+# answered from the help centre without reciting the account's balance.
+ACCOUNT_STATE = re.compile(
+    r"\b(?:status|active|suspend\w*|block\w*|lock\w*|closed|frozen|plan|subscri\w*|tier|balance|"
+    r"pa(?:y|id)\w*|charg\w*|bill\w*|invoice\w*|refund\w*|premium|upgrad\w*|downgrad\w*|log\s*in|sign\s*in|"
+    r"stav\w*|aktivn\w*|pozastav\w*|zablokov\w*|tarif\w*|předplat\w*|plat[bi]\w*|zaplat\w*|zůstat\w*|"
+    r"faktur\w*|strh\w*|účtov\w*|přihlás\w*)",
+    re.IGNORECASE,
+)
+
+
 def remembered_order(turn: Turn) -> str | None:
     """The order this message is about: named in it, or carried over from earlier turns."""
     if turn.entities.order_numbers:
@@ -325,6 +337,12 @@ def tool_for(turn: Turn) -> str | None:
         # A general question ("how much is delivery?") is not about the latest order.
         if remembered_order(turn) is None and not OWN_ORDER.search(turn.message.content):
             return None
+    if (
+        tool == tools.ACCOUNT_STATUS
+        and turn.intent.intent != "billing"
+        and not ACCOUNT_STATE.search(turn.message.content)
+    ):
+        return None
     return tool or None
 
 
@@ -548,7 +566,10 @@ async def answer_streamed(turn: Turn) -> AsyncIterator[Event]:
 
 def safe_answer(turn: Turn) -> str:
     name = turn.card.first_name if turn.card else None
-    greeting = t.text(turn.language, "greeting", name=name) if name else t.text(turn.language, "greeting_anonymous")
+    if name:
+        greeting = t.text(turn.language, "greeting", name=t.vocative(turn.language, name))
+    else:
+        greeting = t.text(turn.language, "greeting_anonymous")
     sla = t.sla(turn.language, settings.TICKET_SLA_MINUTES.get(turn.ticket.priority) if turn.ticket else None)
     ticket = turn.ticket.reference if turn.ticket else "—"
     return f"{greeting}\n{t.text(turn.language, 'safe', ticket=ticket, sla=sla)}"

@@ -9,6 +9,7 @@ import re
 from copilot.analysis.language import language_detect
 from copilot.guards import CITATION, AllowedFacts, sentence_violations
 from copilot.llm.base import Grounding, Quality
+from copilot.llm.templates import vocative
 
 MAX_ANSWER_CHARS = 1800
 
@@ -75,7 +76,9 @@ def answer_score_rules(*, grounding: Grounding, answer: str, allowed: AllowedFac
     if len(answer) >= 40 and language_detect(text=answer, default=grounding.language) != grounding.language:
         score -= 2
         reasons.append(f"is not in the customer's language ({grounding.language})")
-    if grounding.first_name and grounding.first_name not in answer:
+    if grounding.first_name and not {grounding.first_name, vocative(grounding.language, grounding.first_name)} & set(
+        re.findall(r"\w+", answer)
+    ):
         score -= 1
         reasons.append("does not address the customer by name")
     if len(answer) > MAX_ANSWER_CHARS:

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from copilot.analysis.classifier import IntentClassifier, intent_classifier_train
 from copilot.escalation import escalation_priority, escalation_summary
+from copilot.llm.templates import vocative
 from copilot.models import AnalyticsEvent, ConversationMemory, CopilotTurn, Intent, IntentExample
 from copilot.selectors import (
     intent_catalogue_get,
@@ -402,6 +403,7 @@ def turn_suggested_replies(*, turn: CopilotTurn) -> list[str]:
     """Drafts an agent can send as they are or edit: the copilot's own answer, then short openers."""
     replies = [turn.reply.content] if turn.reply_id else []
     name = turn.conversation.customer.first_name if turn.conversation.customer_id else ""
+    name = vocative(turn.language, name) if name else ""
     if turn.language == "cs":
         replies.append(f"Dobrý den{', ' + name if name else ''}, jsem tu a vaši věc teď řeším osobně.")
     else:

@@ -31,6 +31,13 @@ MARKDOWN = [
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 WORD = re.compile(r"\w{3,}")
 ANGRY = {"angry", "frustrated"}
+# The customer comes back to an earlier question; only then is "last time you asked" helpful.
+REFERS_BACK = re.compile(
+    r"\b(?:again|still|last\s+time|previous\w*|earlier|before|follow\w*\s*up|update|any\s+news|"
+    r"znovu|opět|pořád|stále|minule|předtím|dřív\w*|ještě\s+pořád)\b",
+    re.IGNORECASE,
+)
+NUMBER = re.compile(r"\d{4,}")
 
 
 def _plain(text: str) -> str:
@@ -137,10 +144,21 @@ def tool_sentence(tool: ToolResult, *, language: str) -> str:
     return ""
 
 
+def refers_back(message: str, previous_summary: str) -> bool:
+    """Whether a returning customer's message is about what they asked last time."""
+    if REFERS_BACK.search(message):
+        return True
+    return bool(set(NUMBER.findall(message)) & set(NUMBER.findall(previous_summary)))
+
+
 def answer_compose(grounding: Grounding) -> str:
     g, lang = grounding, grounding.language
     strict = bool(g.feedback)
-    greeting = t.text(lang, "greeting", name=g.first_name) if g.first_name else t.text(lang, "greeting_anonymous")
+    greeting = (
+        t.text(lang, "greeting", name=t.vocative(lang, g.first_name))
+        if g.first_name
+        else t.text(lang, "greeting_anonymous")
+    )
     body: list[str] = []
     if g.small_talk and not g.escalation_reasons:
         body.append(t.text(lang, "thanks" if g.sentiment == "positive" else "hello"))
@@ -148,7 +166,7 @@ def answer_compose(grounding: Grounding) -> str:
 
     if g.sentiment in ANGRY:
         body.append(t.text(lang, "sorry"))
-    if g.previous_summary and not g.history:
+    if g.previous_summary and not g.history and refers_back(g.message, g.previous_summary):
         body.append(t.text(lang, "previous", summary=g.previous_summary.rstrip(".")))
     body += [sentence for tool in g.tools if (sentence := tool_sentence(tool, language=lang))]
 

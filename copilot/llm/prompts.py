@@ -5,6 +5,7 @@ import json
 from django.conf import settings
 
 from copilot.llm.base import Grounding
+from copilot.llm.templates import vocative
 from knowledge.chunking import token_estimate
 
 LANGUAGE_NAMES = {"en": "English", "cs": "Czech", "ru": "Russian", "de": "German"}
@@ -34,7 +35,7 @@ Return JSON with an integer score and short reasons."""
 
 def instructions_render(grounding: Grounding) -> str:
     address = (
-        f"Address the customer by first name, {grounding.first_name}."
+        f"Address the customer by first name, as {vocative(grounding.language, grounding.first_name)}."
         if grounding.first_name
         else "The customer is not signed in; do not guess who they are."
     )

@@ -179,3 +179,58 @@ def sla(language: str, minutes: int | None) -> str:
     if minutes < 120:
         return text(language, "sla_minutes", minutes=minutes)
     return text(language, "sla_hours", hours=minutes // 60)
+
+
+# Czech addresses people in the vocative ("Dobrý den, Petře"). These are the regular
+# patterns of first names; a name they do not fit is left as it is, which reads as
+# informal rather than wrong.
+CS_VOCATIVE_SUFFIXES = [
+    ("něk", "ňku"),
+    ("těk", "ťku"),
+    ("děk", "ďku"),
+    ("ek", "ku"),
+    ("el", "le"),
+    ("ch", "chu"),
+    ("a", "o"),
+    ("k", "ku"),
+    ("h", "hu"),
+    ("g", "gu"),
+]
+CS_SOFT_ENDINGS = ("š", "ž", "č", "ř", "j", "c", "x")
+CS_VOCATIVE_EXCEPTIONS = {
+    "daniel": "Danieli",
+    "michael": "Michaeli",
+    "samuel": "Samueli",
+    "gabriel": "Gabrieli",
+    "emanuel": "Emanueli",
+    # Women's names that end in a consonant do not change.
+    "dagmar": "Dagmar",
+    "ester": "Ester",
+    "ingrid": "Ingrid",
+    "miriam": "Miriam",
+    "karin": "Karin",
+    "carmen": "Carmen",
+    "ruth": "Ruth",
+    "edith": "Edith",
+    "doris": "Doris",
+}
+CS_VOWELS = set("aeiouyáéěíóúůý")
+
+
+def vocative(language: str, name: str) -> str:
+    """The form of a first name used to address its bearer."""
+    if language != "cs" or not name.isalpha():
+        return name
+    lower = name.lower()
+    if lower in CS_VOCATIVE_EXCEPTIONS:
+        return CS_VOCATIVE_EXCEPTIONS[lower]
+    if lower[-1] in "eiíoyýuů":
+        return name
+    for ending, replacement in CS_VOCATIVE_SUFFIXES:
+        if lower.endswith(ending):
+            return name[: -len(ending)] + replacement
+    if lower.endswith(CS_SOFT_ENDINGS):
+        return name + "i"
+    if lower.endswith("r") and len(lower) > 1 and lower[-2] not in CS_VOWELS:
+        return name[:-1] + "ře"
+    return name + "e"

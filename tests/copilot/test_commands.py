@@ -79,7 +79,7 @@ def test_ask_prints_the_sla_deadline_in_local_time(shop):
 
 
 def test_ask_as_an_anonymous_visitor(shop):
-    output = copilot("ask", "I forgot my password, how do I reset it?")
+    output = copilot("ask", "Is my account suspended?")
     turn = latest_turn()
     lines = output.splitlines()
     assert lines[lines.index("CUSTOMER") + 1] == "  anonymous (not signed in)"
@@ -87,6 +87,13 @@ def test_ask_as_an_anonymous_visitor(shop):
     # The account question reaches the account tool, which asks a visitor to sign in first.
     assert turn.intent == "account"
     assert lines[lines.index("TOOLS") + 1 : lines.index("ESCALATION") - 1] == ["  account_status: no_customer"]
+
+
+def test_a_visitor_who_forgot_their_password_is_not_asked_to_sign_in(shop):
+    output = copilot("ask", "I forgot my password, how do I reset it?")
+    assert "TOOLS" not in output.splitlines()
+    assert latest_turn().tools == []
+    assert "sign in to your account first" not in output
 
 
 def test_ask_json_has_the_events_and_the_trace(petr):

@@ -57,7 +57,7 @@ def test_czech_demo_conversation(petr, ask):
     assert first.tools[0]["name"] == "order_status"
     assert first.tools[0]["data"]["number"] == "12345"
     assert "12345" in answer and "PPL" in answer
-    assert "Petr" in answer
+    assert "Dobrý den, Petře," in answer
 
     events, second = ask(conversation, "Objednávka nebyla doručena včas a potřebuji ji urgentně")
     answer = final(events).text
@@ -197,8 +197,30 @@ def test_a_new_conversation_remembers_the_last_one(petr, ask):
     ask(earlier, "Where is my order 12345?")
     assert ConversationMemory.objects.get(conversation=earlier).summary == "order 12345"
     later = conversation_start(customer=petr, language="en")
-    events, _ = ask(later, "How do I reset my password?")
+    events, _ = ask(later, "Any news on it? I asked before.")
     assert "Last time you asked about order 12345" in final(events).text
+
+
+def test_an_unrelated_question_is_not_prefaced_with_the_last_visit(petr, ask):
+    earlier = conversation_start(customer=petr, language="en")
+    ask(earlier, "Where is my order 12345?")
+    later = conversation_start(customer=petr, language="en")
+    events, turn = ask(later, "How do I reset my password?")
+    text = final(events).text
+    assert "Last time" not in text
+    # A how-to question about the account gets the help centre, not the account's balance.
+    assert turn.tools == []
+    assert "ACC-" not in text and "payment" not in text
+    assert "reset" in text.lower()
+
+
+@pytest.mark.parametrize(
+    "question", ["Is my account suspended?", "I can't log in to my account", "Proč je můj účet zablokovaný?"]
+)
+def test_questions_about_the_accounts_state_check_the_account(petr, ask, question):
+    conversation = conversation_start(customer=petr, language="en")
+    _, turn = ask(conversation, question)
+    assert [tool["name"] for tool in turn.tools] == ["account_status"]
 
 
 def test_an_unexpected_error_ends_the_turn_honestly(petr, monkeypatch, ask):
@@ -231,7 +253,7 @@ def test_a_summary_in_another_language_is_not_quoted(petr, ask):
     ask(earlier, "Kde je moje objednávka 12345?")
     assert ConversationMemory.objects.get(conversation=earlier).summary == "doručení objednávky č. 12345"
     later = conversation_start(customer=petr, language="en")
-    events, _ = ask(later, "How do I reset my password?")
+    events, _ = ask(later, "Any news on my order? I asked before.")
     assert "Last time" not in final(events).text
     assert "objednávky" not in final(events).text
 

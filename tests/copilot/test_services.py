@@ -548,7 +548,7 @@ def test_a_parcel_not_late_yet_needs_no_carrier_step(conversation):
     ("name", "language", "opener"),
     [
         ("Emma Clarke", "en", "Hi Emma, I'm here and looking into this for you personally."),
-        ("Petr Svoboda", "cs", "Dobrý den, Petr, jsem tu a vaši věc teď řeším osobně."),
+        ("Petr Svoboda", "cs", "Dobrý den, Petře, jsem tu a vaši věc teď řeším osobně."),
         (None, "en", "Hi, I'm here and looking into this for you personally."),
         (None, "cs", "Dobrý den, jsem tu a vaši věc teď řeším osobně."),
     ],

@@ -224,7 +224,7 @@ async def test_a_message_over_the_limit_is_refused_and_nothing_stored():
 async def test_a_message_is_acknowledged_stored_and_answered_with_a_streamed_turn(taxonomy):
     session = await anonymous_session()
     communicator = await chat(session.token)
-    await communicator.send_json_to({"type": "message", "text": "How do I reset my password?", "client_id": "c-1"})
+    await communicator.send_json_to({"type": "message", "text": "Hello, good morning!", "client_id": "c-1"})
     frames = await frames_until(communicator, "reply_done")
     kinds = [f["type"] for f in frames]
     assert kinds[0] == "ack"
