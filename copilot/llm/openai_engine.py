@@ -23,7 +23,15 @@ from copilot.analysis.classifier import IntentClassifier, IntentPrediction
 from copilot.analysis.entities import Amount, Entities, entities_extract
 from copilot.analysis.sentiment import SENTIMENTS, URGENCIES, SentimentResult
 from copilot.llm.base import EngineError, Grounding, Quality, Usage
-from copilot.llm.prompts import ANALYSIS_INSTRUCTIONS, JUDGE_INSTRUCTIONS, context_render, generation_messages
+from copilot.llm.offline import OfflineEngine
+from copilot.llm.prompts import (
+    ANALYSIS_INSTRUCTIONS,
+    JUDGE_INSTRUCTIONS,
+    SMALL_STOP,
+    context_render,
+    generation_messages,
+    small_generation_messages,
+)
 from copilot.quality import answer_score_rules
 from knowledge.chunking import token_estimate
 
@@ -127,14 +135,23 @@ def _entities_from(payload: dict, *, text: str, products: list[str]) -> Entities
 
 
 class OpenAIEngine:
+    """The ``full`` profile asks the model for everything: analysis, answer and judgement.
+
+    The ``small`` profile (``COPILOT_LLM_PROFILE``, for a local CPU model) keeps the
+    analysis and the quality score on the offline engine, so the answer is the only call,
+    with a short prompt, a hard token budget and stop sequences.
+    """
+
     name = "openai"
 
-    def __init__(self, *, labels: list[str], model: str | None = None) -> None:
+    def __init__(self, *, labels: list[str], model: str | None = None, profile: str | None = None) -> None:
         self.model = model or settings.COPILOT_MODEL
+        self.profile = profile or settings.COPILOT_LLM_PROFILE
         self.usage = Usage()
         # The taxonomy the analysis call classifies into.
         self.labels = labels
         self._analysis: asyncio.Task | None = None
+        self._offline = OfflineEngine() if self.profile == "small" else None
 
     async def _complete(self, *, messages: list[dict], schema_name: str, schema: dict) -> dict:
         try:
@@ -167,12 +184,16 @@ class OpenAIEngine:
         return asyncio.shield(self._analysis)
 
     async def extract_entities(self, *, text: str, products: list[str]) -> Entities:
+        if self._offline:
+            return await self._offline.extract_entities(text=text, products=products)
         payload = await self._analyse(text=text)
         return _entities_from(payload["entities"], text=text, products=products)
 
     async def classify_intent(
         self, *, text: str, vector: Awaitable[np.ndarray], classifier: IntentClassifier | None
     ) -> IntentPrediction:
+        if self._offline:
+            return await self._offline.classify_intent(text=text, vector=vector, classifier=classifier)
         payload = await self._analyse(text=text)
         intent = payload["intent"]
         if intent not in self.labels:
@@ -181,6 +202,8 @@ class OpenAIEngine:
         return IntentPrediction(intent=intent, confidence=confidence, ranking=((intent, confidence),))
 
     async def analyze_sentiment(self, *, text: str, language: str) -> SentimentResult:
+        if self._offline:
+            return await self._offline.analyze_sentiment(text=text, language=language)
         payload = await self._analyse(text=text)
         if payload["sentiment"] not in SENTIMENTS or payload["urgency"] not in URGENCIES:
             raise EngineError("analysis: sentiment or urgency outside the allowed values")
@@ -191,17 +214,27 @@ class OpenAIEngine:
             signals=tuple(str(s) for s in payload["signals"]),
         )
 
+    def _generation_request(self, grounding: Grounding) -> dict:
+        if self.profile == "small":
+            return {
+                "messages": small_generation_messages(grounding),
+                "max_tokens": settings.COPILOT_MAX_TOKENS,
+                "stop": SMALL_STOP,
+                "temperature": 0.1,
+            }
+        request = {"messages": generation_messages(grounding), "temperature": 0.2}
+        if settings.COPILOT_MAX_TOKENS:
+            request["max_tokens"] = settings.COPILOT_MAX_TOKENS
+        return request
+
     async def generate(self, *, grounding: Grounding) -> AsyncIterator[str]:
-        messages = generation_messages(grounding)
+        request = self._generation_request(grounding)
+        messages = request["messages"]
         produced: list[str] = []
         usage = None
         try:
             stream = await client_get().chat.completions.create(
-                model=self.model,
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
-                temperature=0.2,
+                model=self.model, stream=True, stream_options={"include_usage": True}, **request
             )
             finished = False
             async for chunk in stream:
@@ -226,6 +259,8 @@ class OpenAIEngine:
 
     async def score(self, *, grounding: Grounding, answer: str) -> Quality:
         rules = answer_score_rules(grounding=grounding, answer=answer)
+        if self._offline:
+            return rules
         messages = [
             {"role": "system", "content": JUDGE_INSTRUCTIONS},
             {

@@ -108,3 +108,67 @@ def generation_messages(grounding: Grounding) -> list[dict]:
         *history_messages(grounding),
         {"role": "user", "content": grounding.message},
     ]
+
+
+# ---------------------------------------------------------------- the small-model profile
+
+# A 0.5-1.5B model on two CPU cores reads about 36 tokens a second: every token of prompt
+# is felt, and a long rulebook is followed less well than a short one.
+SMALL_INSTRUCTIONS = """You are the support assistant of {shop}. Reply in {language} to the customer's message.
+{address}
+Use only the FACTS. Cite a help-centre passage you use as [n].
+If the FACTS do not answer the question, say a colleague will help.
+Answer directly in at most three short sentences."""
+SMALL_PASSAGES = 2
+# Help-centre text left after the instructions, the customer and the tool facts.
+SMALL_PASSAGE_TOKENS = 110
+# Chat-template markers and a model starting a new role or section: the answer is over.
+SMALL_STOP = ["<|im_end|>", "<|endoftext|>", "\nCustomer:", "\nFACTS"]
+
+
+def _fact_lines(grounding: Grounding) -> list[str]:
+    lines = []
+    if grounding.customer_name:
+        lines.append(f"Customer: {grounding.customer_name}, {grounding.tier} tier.")
+    for tool in grounding.tools:
+        data = tool.as_dict()
+        fields = data.get("data") or {}
+        if data.get("ok"):
+            values = "; ".join(f"{key}: {value}" for key, value in fields.items() if value not in (None, "", []))
+            lines.append(f"{tool.name}: {values}")
+        else:
+            lines.append(f"{tool.name}: {data.get('error')}")
+    if grounding.ticket_reference:
+        lines.append(f"A colleague will take over: ticket {grounding.ticket_reference}.")
+    return lines
+
+
+def _clip(text: str, *, tokens: int) -> str:
+    words = text.split()
+    # token_estimate counts about 0.75 words a token; stay a little under the budget.
+    keep = max(10, int(tokens * 0.7))
+    return " ".join(words[:keep]) + (" …" if len(words) > keep else "")
+
+
+def small_generation_messages(grounding: Grounding) -> list[dict]:
+    """A short grounded prompt: the top passages only, no history beyond the last exchange."""
+    facts = _fact_lines(grounding)
+    for source in grounding.sources[:SMALL_PASSAGES]:
+        facts.append(f"[{source.number}] {source.title}: {_clip(source.text, tokens=SMALL_PASSAGE_TOKENS)}")
+    if grounding.feedback:
+        facts.append("Avoid: " + "; ".join(grounding.feedback[:2]))
+    system = SMALL_INSTRUCTIONS.format(
+        shop=settings.COPILOT_SHOP_NAME,
+        language=LANGUAGE_NAMES.get(grounding.language, "English"),
+        address=(
+            f"Greet the customer as {vocative(grounding.language, grounding.first_name)}."
+            if grounding.first_name
+            else "The customer is not signed in."
+        ),
+    )
+    facts_block = "\n".join(f"- {line}" for line in facts) if facts else "- (none)"
+    return [
+        {"role": "system", "content": f"{system}\nFACTS:\n{facts_block}"},
+        *history_messages(grounding, budget=120)[-2:],
+        {"role": "user", "content": grounding.message},
+    ]

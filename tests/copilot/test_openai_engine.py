@@ -210,3 +210,50 @@ def test_verified_mode_sends_a_safe_answer_and_escalates_when_both_drafts_fail(l
     assert turn.ticket is not None and turn.ticket.reference in answer
     assert "low_quality" in turn.escalation_reasons
     assert turn.regenerated and turn.flagged
+
+
+# ---------------------------------------------------------------- the small-model profile (a local CPU model)
+
+
+@pytest.fixture
+def small(llm, settings):
+    settings.COPILOT_LLM_PROFILE = "small"
+    settings.COPILOT_MAX_TOKENS = 160
+    return llm
+
+
+def test_the_small_profile_makes_the_answer_the_only_call(small, ask):
+    small.chat_handler = Model("Hi Petr, order 12345 was shipped with PPL and is on its way. ")
+    events, turn = ask("Where is my order 12345?")
+    [request] = small.chat_requests
+    body = request["body"]
+    assert body["stream"] is True
+    assert body["max_tokens"] == 160
+    assert "<|im_end|>" in body["stop"]
+    assert "response_format" not in body
+    # The analysis came from the offline engine, the quality from the rules.
+    assert turn.intent == "orders" and turn.entities["order_numbers"] == ["12345"]
+    assert [tool["name"] for tool in turn.tools] == ["order_status"]
+    assert turn.llm_calls == 1
+    assert turn.fallback == ""
+    assert "PPL" in final(events).text
+
+
+def test_the_small_prompt_is_short_and_carries_the_facts(small, ask):
+    ask("How do I reset my password?")
+    body = small.chat_requests[0]["body"]
+    system = body["messages"][0]["content"]
+    assert body["messages"][-1] == {"role": "user", "content": "How do I reset my password?"}
+    assert "Greet the customer as Petr." in system
+    assert system.count("\n- [") <= 2
+    assert "[1]" in system and "reset" in system.lower()
+    # About 36 prompt tokens a second on two cores: the whole prompt stays small.
+    assert len(system.split()) < 260
+
+
+def test_a_local_server_that_is_down_falls_back_to_offline_and_says_so(small, ask, settings):
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
+    events, turn = ask("Where is my order 12345?")
+    assert turn.fallback.startswith("generate: ")
+    assert "APIConnectionError" in turn.fallback
+    assert "12345" in final(events).text
