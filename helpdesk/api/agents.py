@@ -22,7 +22,7 @@ from copilot.selectors import customer_card_get, memory_get, turns_for_conversat
 from crm.models import Customer
 from helpdesk.api import serializers as s
 from helpdesk.api.permissions import AgentRateThrottle, IsAgent, agent_authentication_classes
-from helpdesk.models import Conversation, Ticket
+from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.payloads import agent_name, citations_payload, conversation_summary_payload, message_payload
 from helpdesk.selectors import (
     TRANSCRIPT_LIMIT,
@@ -30,6 +30,7 @@ from helpdesk.selectors import (
     agents_online_get,
     conversation_get_for_agent,
     conversation_queue,
+    conversation_reply_email_get,
     customer_conversations,
     customer_get,
     customer_search,
@@ -152,6 +153,15 @@ def copilot_panel_payload(turns: list[CopilotTurn]) -> dict | None:
     }
 
 
+def console_message_payload(message: Message) -> dict:
+    """A message as agents see it: the customer's shape plus when it was also emailed.
+
+    ``helpdesk.payloads.message_payload`` is also what the widget gets, so agent-only
+    fields are added here and never there.
+    """
+    return {**message_payload(message), "emailed_at": message.emailed_at.isoformat() if message.emailed_at else None}
+
+
 def conversation_detail_payload(conversation: Conversation) -> dict:
     """The queue row plus what an agent needs to answer: customer card, open ticket, copilot panel, memory."""
     memory = memory_get(conversation=conversation)
@@ -161,6 +171,8 @@ def conversation_detail_payload(conversation: Conversation) -> dict:
         "created_at": conversation.created_at.isoformat(),
         "resolved_at": conversation.resolved_at.isoformat() if conversation.resolved_at else None,
         "csat_comment": conversation.csat_comment,
+        "contact_email": conversation.contact_email,
+        "reply_email": conversation_reply_email_get(conversation=conversation),
         "ticket": s.TicketSerializer(ticket).data if ticket else None,
         "customer_card": customer_card_get(customer=conversation.customer).as_dict()
         if conversation.customer_id
@@ -228,7 +240,7 @@ class ConversationMessagesView(AgentAPIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         messages, truncated = messages_for_agent(conversation=_conversation(pk))
-        return Response({"messages": [message_payload(m) for m in messages], "truncated": truncated})
+        return Response({"messages": [console_message_payload(m) for m in messages], "truncated": truncated})
 
 
 class ConversationTakeOverView(AgentAPIView):
@@ -250,7 +262,7 @@ class ConversationReplyView(AgentAPIView):
         text = _body(s.TextSerializer, request)["text"]
         with service_errors():
             message = agent_message_send(conversation_id=pk, agent=request.user, text=text)
-        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+        return Response(console_message_payload(message), status=status.HTTP_201_CREATED)
 
 
 class ConversationNotesView(AgentAPIView):
@@ -264,7 +276,7 @@ class ConversationNotesView(AgentAPIView):
         text = _body(s.TextSerializer, request)["text"]
         with service_errors():
             message = note_add(conversation_id=pk, agent=request.user, text=text)
-        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+        return Response(console_message_payload(message), status=status.HTTP_201_CREATED)
 
 
 class ConversationHandBackView(AgentAPIView):

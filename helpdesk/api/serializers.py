@@ -136,7 +136,9 @@ class ConversationSummarySerializer(serializers.Serializer):
 
 
 class ConsoleMessageSerializer(serializers.Serializer):
-    """``helpdesk.payloads.message_payload``; agents also see internal notes."""
+    """``helpdesk.api.agents.console_message_payload``: ``helpdesk.payloads.message_payload``
+    plus ``emailed_at``; agents also see internal notes. The websocket's message frames
+    carry the customer's shape, without ``emailed_at``."""
 
     id = serializers.IntegerField()
     conversation = serializers.IntegerField()
@@ -147,6 +149,11 @@ class ConsoleMessageSerializer(serializers.Serializer):
     citations = CitationSerializer(many=True)
     client_id = serializers.CharField(allow_blank=True)
     offer_human = serializers.BooleanField()
+    emailed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When an agent's reply was also emailed to the customer (an email follow-up); "
+        "null until the email has gone out, which is after the reply is stored",
+    )
 
 
 class TranscriptSerializer(serializers.Serializer):
@@ -196,7 +203,10 @@ class CopilotCitationSerializer(serializers.Serializer):
     heading = serializers.CharField(allow_blank=True)
 
 
-class FollowUpSerializer(serializers.Serializer):
+class CopilotFollowUpSerializer(serializers.Serializer):
+    # Not "FollowUpSerializer": the widget's email follow-up (helpdesk.api.widget) has that
+    # name, and drf-spectacular names schema components after the class.
+
     steps = serializers.ListField(child=serializers.CharField())
     priority = serializers.CharField(help_text="The ticket's priority, or none")
 
@@ -218,7 +228,9 @@ class CopilotPanelSerializer(serializers.Serializer):
     qa_score = serializers.FloatField(allow_null=True, help_text="0-10")
     qa_reasons = serializers.ListField(child=serializers.CharField())
     flagged = serializers.BooleanField()
-    follow_up = FollowUpSerializer(help_text="Next steps for the agent; empty until the turn's follow-up has run")
+    follow_up = CopilotFollowUpSerializer(
+        help_text="Next steps for the agent; empty until the turn's follow-up has run"
+    )
     suggested_replies = serializers.ListField(child=serializers.CharField())
 
 
@@ -244,12 +256,28 @@ class TicketSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(source="conversation_id", allow_null=True)
     customer = CustomerRefSerializer(allow_null=True)
     assignee = UserAgentSerializer(allow_null=True)
+    follow_up_by_email = serializers.BooleanField(
+        help_text="No agent was online at escalation: the customer was promised an answer by email, "
+        "and agents' replies on the conversation are also emailed"
+    )
+    follow_up_acknowledged_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the acknowledgement email went out; null until then (e.g. while no address is known)",
+    )
 
 
 class ConversationDetailSerializer(ConversationSummarySerializer):
     created_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
     csat_comment = serializers.CharField(allow_blank=True)
+    contact_email = serializers.CharField(
+        allow_blank=True, help_text="The address a visitor left for an email follow-up; empty if none"
+    )
+    reply_email = serializers.CharField(
+        allow_blank=True,
+        help_text="Where an email follow-up goes: contact_email, else the verified customer's CRM email; "
+        "empty while no address is known",
+    )
     ticket = TicketSerializer(allow_null=True, help_text="The open ticket, in full")
     customer_card = CustomerCardSerializer(allow_null=True)
     copilot = CopilotPanelSerializer(allow_null=True, help_text="Null until the copilot has answered once")

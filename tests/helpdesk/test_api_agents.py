@@ -1,8 +1,9 @@
 """The agent console's REST API (docs/live-chat.md, "Agent console")."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from django.core import mail
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -127,7 +128,9 @@ def call(client, method: str, name: str, target: str | None, body: dict | None, 
 
 @pytest.fixture
 def objects(alice):
-    ticket = TicketFactory(subject="Parcel lost")
+    ticket = TicketFactory(
+        subject="Parcel lost", follow_up_by_email=True, conversation__contact_email="secret.visitor@example.org"
+    )
     return {"conversation": ticket.conversation, "ticket": ticket, "customer": ticket.customer}
 
 
@@ -145,6 +148,7 @@ def test_anonymous_callers_are_refused(client, objects, method, name, target, bo
     response = call(client, method, name, target, body, objects)
     assert response.status_code == 403
     assert "Parcel lost" not in response.content.decode()
+    assert "secret.visitor" not in response.content.decode()
     assert_untouched(objects)
 
 
@@ -359,6 +363,106 @@ def test_transcript_is_capped_at_the_latest_500(agent_client, conversation):
     assert data["truncated"] is True
     assert data["messages"][0]["content"] == "m2"
     assert data["messages"][-1]["content"] == "m501"
+
+
+# ---------------------------------------------------------------- email follow-up (docs/live-chat.md)
+
+
+def test_a_promised_follow_up_shows_the_crm_address_and_the_acknowledgement(agent_client):
+    conversation = ConversationFactory(customer=CustomerFactory(name="Emma Clarke", email="emma@example.com"))
+    acknowledged = timezone.now() - timedelta(minutes=5)
+    TicketFactory(conversation=conversation, follow_up_by_email=True, follow_up_acknowledged_at=acknowledged)
+    data = agent_client.get(url("api-conversation", conversation.pk)).json()
+    assert (data["contact_email"], data["reply_email"]) == ("", "emma@example.com")
+    assert data["ticket"]["follow_up_by_email"] is True
+    assert datetime.fromisoformat(data["ticket"]["follow_up_acknowledged_at"]) == acknowledged
+
+
+def test_the_address_a_visitor_left_is_shown_in_full_and_wins_over_the_crm(agent_client):
+    anonymous = ConversationFactory(customer=None, contact_email="visitor@example.org")
+    TicketFactory(conversation=anonymous, follow_up_by_email=True)
+    verified = ConversationFactory(customer=CustomerFactory(email="crm@example.com"), contact_email="other@example.org")
+    data = agent_client.get(url("api-conversation", anonymous.pk)).json()
+    assert (data["contact_email"], data["reply_email"]) == ("visitor@example.org", "visitor@example.org")
+    assert (data["ticket"]["follow_up_by_email"], data["ticket"]["follow_up_acknowledged_at"]) == (True, None)
+    data = agent_client.get(url("api-conversation", verified.pk)).json()
+    assert (data["contact_email"], data["reply_email"]) == ("other@example.org", "other@example.org")
+
+
+def test_a_visitor_who_left_no_address_has_nowhere_to_reply_yet(agent_client):
+    conversation = ConversationFactory(customer=None)
+    TicketFactory(conversation=conversation, follow_up_by_email=True)
+    data = agent_client.get(url("api-conversation", conversation.pk)).json()
+    assert (data["contact_email"], data["reply_email"]) == ("", "")
+    assert (data["ticket"]["follow_up_by_email"], data["ticket"]["follow_up_acknowledged_at"]) == (True, None)
+
+
+def test_a_ticket_escalated_while_agents_were_online_promises_no_email(agent_client, conversation):
+    ticket = TicketFactory(conversation=conversation)
+    data = agent_client.get(url("api-conversation", conversation.pk)).json()
+    assert (data["ticket"]["follow_up_by_email"], data["ticket"]["follow_up_acknowledged_at"]) == (False, None)
+    assert data["reply_email"] == conversation.customer.email
+    listed = agent_client.get(url("api-tickets")).json()["results"][0]
+    assert (listed["id"], listed["follow_up_by_email"]) == (ticket.pk, False)
+
+
+def test_another_agent_sees_the_follow_up_of_a_conversation_they_do_not_own(bob_client, alice):
+    conversation = ConversationFactory(customer=None, contact_email="visitor@example.org")
+    TicketFactory(conversation=conversation, follow_up_by_email=True)
+    conversation_take_over(conversation_id=conversation.pk, agent=alice)
+    data = bob_client.get(url("api-conversation", conversation.pk)).json()
+    assert data["assigned_agent"]["username"] == "alice"
+    assert (data["reply_email"], data["ticket"]["follow_up_by_email"]) == ("visitor@example.org", True)
+
+
+def test_a_customers_conversation_token_does_not_open_the_agents_api(client):
+    started = client.post(reverse("api-widget-conversations"), {}, content_type="application/json").json()
+    conversation = Conversation.objects.get(public_id=started["conversation"]["id"])
+    conversation.contact_email = "visitor@example.org"
+    conversation.save()
+    token = {"HTTP_AUTHORIZATION": f"Conversation {started['token']}"}
+    for name in ("api-conversation", "api-conversation-messages"):
+        response = client.get(url(name, conversation.pk), **token)
+        assert response.status_code in (401, 403)
+        assert "visitor@example.org" not in response.content.decode()
+
+
+def test_the_transcript_marks_agent_replies_that_were_emailed(agent_client, conversation, alice):
+    emailed = timezone.now()
+    asked = MessageFactory(conversation=conversation, content="Where is it?")
+    replied = MessageFactory(conversation=conversation, role=Message.Role.AGENT, author=alice, emailed_at=emailed)
+    data = agent_client.get(url("api-conversation-messages", conversation.pk)).json()
+    by_id = {m["id"]: m for m in data["messages"]}
+    assert by_id[asked.pk]["emailed_at"] is None
+    assert datetime.fromisoformat(by_id[replied.pk]["emailed_at"]) == emailed
+
+
+def test_a_reply_on_a_promised_follow_up_is_marked_emailed_once_it_went_out(
+    agent_client, django_capture_on_commit_callbacks
+):
+    conversation = ConversationFactory(customer=CustomerFactory(name="Emma Clarke", email="emma@example.com"))
+    TicketFactory(conversation=conversation, follow_up_by_email=True, follow_up_acknowledged_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(agent_client, "api-conversation-reply", conversation.pk, {"text": "It is at the depot."})
+    assert response.status_code == 201
+    # The email goes out after the reply is stored (a Celery task): the answer cannot know yet.
+    assert response.json()["emailed_at"] is None
+    [sent] = mail.outbox
+    assert sent.to == ["emma@example.com"]
+    messages = agent_client.get(url("api-conversation-messages", conversation.pk)).json()["messages"]
+    [reply] = [m for m in messages if m["role"] == "agent"]
+    assert reply["id"] == response.json()["id"]
+    assert reply["emailed_at"] is not None
+    assert all(m["emailed_at"] is None for m in messages if m["role"] != "agent")
+
+
+def test_a_note_on_a_promised_follow_up_is_never_emailed(agent_client, django_capture_on_commit_callbacks):
+    conversation = ConversationFactory(customer=CustomerFactory(email="emma@example.com"))
+    TicketFactory(conversation=conversation, follow_up_by_email=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(agent_client, "api-conversation-notes", conversation.pk, {"text": "Call DHL"})
+    assert (response.status_code, response.json()["emailed_at"]) == (201, None)
+    assert mail.outbox == []
 
 
 # ---------------------------------------------------------------- taking over and handing back

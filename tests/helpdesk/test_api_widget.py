@@ -11,7 +11,7 @@ from django.utils import timezone
 from helpdesk.identity import conversation_token_issue, identity_hash_compute
 from helpdesk.models import Conversation, Message
 from helpdesk.services import conversation_resolve
-from tests.factories import AgentProfileFactory, CustomerFactory, MessageFactory, UserFactory
+from tests.factories import AgentProfileFactory, CustomerFactory, MessageFactory, TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -186,6 +186,26 @@ def test_history_shows_what_the_customer_may_see_and_never_internal_notes(client
     assert "VIP, be generous" not in response.content.decode()
     assert messages[1]["citations"] == [{"n": 1, "title": "Shipping", "url": "/help/shipping"}]
     assert messages[1]["offer_human"] is True
+
+
+def test_history_keeps_the_agents_follow_up_details_to_the_agents(client, session):
+    conversation, token = session
+    conversation.contact_email = "visitor@example.org"
+    conversation.save()
+    TicketFactory(conversation=conversation, follow_up_by_email=True, follow_up_acknowledged_at=timezone.now())
+    MessageFactory(conversation=conversation, role=Message.Role.AGENT, content="On its way", emailed_at=timezone.now())
+    response = client.get(HISTORY, **with_token(token))
+    assert response.status_code == 200
+    data = response.json()
+    [reply] = data["messages"]
+    assert reply["content"] == "On its way"
+    assert "emailed_at" not in reply
+    assert "contact_email" not in data["conversation"]
+    assert "reply_email" not in data["conversation"]
+    # The customer is only reminded of a masked address, never shown it in full.
+    assert data["follow_up"] == {"by_email": True, "email": "v***@example.org"}
+    assert "visitor@example.org" not in response.content.decode()
+    assert "emailed_at" not in response.content.decode()
 
 
 def test_history_after_a_message_id_returns_only_newer_messages(client, session):

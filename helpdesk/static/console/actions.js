@@ -8,6 +8,7 @@ import { toast, showConvError, hideConvError } from "./alerts.js";
 import { upsertRow } from "./queue.js";
 import { loadMessages, addMessage } from "./transcript.js";
 import { composer, textarea, setMode, typingStart, typingStop, fillComposer } from "./composer.js";
+import { refreshEmailedSoon } from "./follow-up.js";
 import { loadDetail, refreshDetailSoon, renderHeader, fetchRow } from "./conversation.js";
 
 function sendComposer() {
@@ -26,7 +27,10 @@ function sendComposer() {
         if (textarea.value.trim() === text) textarea.value = "";
         var message = isObj(data) && isObj(data.message) ? data.message : data;
         if (isObj(message) && message.id !== undefined && message.role) addMessage(message);
-        if (mode === "reply") refreshDetailSoon();
+        if (mode === "reply") {
+          refreshDetailSoon();
+          refreshEmailedSoon(id);
+        }
       }
       state.drafts.delete(id);
     })

@@ -20,6 +20,7 @@
  *   transcript.js     messages, the bot's streamed answer, typing indicators
  *   composer.js       composer mode, "typing" frames, hint
  *   copilot-panel.js  the copilot panel
+ *   follow-up.js      the email follow-up line above the composer, replies marked emailed
  *   agents.js         agent list (assign select) and presence
  *   conversation.js   opening a conversation, its header and detail
  *   actions.js        sending replies and notes, suggestions, take over / hand back / resolve / assign

@@ -11,6 +11,7 @@ import { renderQueue, updateRow, upsertRow } from "./queue.js";
 import { loadMessages, clearLive, setTyping } from "./transcript.js";
 import { setMode, typingStop, updateComposerHint } from "./composer.js";
 import { renderCopilot } from "./copilot-panel.js";
+import { renderFollowUp } from "./follow-up.js";
 
 export function parseHash() {
   var m = /(?:^#|[#&])c=(\d+)/.exec(window.location.hash);
@@ -48,6 +49,7 @@ export function openConversation(id) {
     state.messages = new Map();
     state.messagesLoaded = false;
     state.truncated = false;
+    renderFollowUp(null);
     clearLive();
     setTyping("customer", false);
     setTyping("agent", false);
@@ -88,6 +90,7 @@ function closeConversation() {
   state.selectedId = null;
   state.detail = null;
   if (previous && state.rows.has(previous)) updateRow(previous);
+  renderFollowUp(null);
   $("conv").hidden = true;
   $("conv-empty").hidden = false;
   $("copilot-body").replaceChildren(
@@ -127,7 +130,14 @@ function applyDetail(data) {
   state.detail = data;
   var summary = summaryFrom(data) || state.rows.get(state.selectedId) || {};
   renderHeader(Object.assign({}, state.rows.get(state.selectedId) || {}, summary), data);
+  renderFollowUp(data, reloadDetail(state.selectedId));
   renderCopilot(data);
+}
+
+function reloadDetail(id) {
+  return function () {
+    if (id === state.selectedId) loadDetail(id);
+  };
 }
 
 export function renderHeader(summary, detail) {

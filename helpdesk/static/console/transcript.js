@@ -1,6 +1,6 @@
 /* The open conversation's transcript: messages, the bot's streamed answer, typing indicators. */
 
-import { $, el, safeUrl, isObj, str, list, first, avatar, toDate, clockTime, timeEl } from "./dom.js";
+import { $, el, safeUrl, isObj, str, list, first, avatar, toDate, clockTime, fullTime, timeEl } from "./dom.js";
 import { api } from "./api.js";
 import { state, summaryFrom, customerName } from "./state.js";
 
@@ -102,6 +102,7 @@ function renderMessage(m) {
     role === "agent" ? el("span", { class: "role-tag" }, "Agent") : null,
     role === "assistant" ? el("span", { class: "role-tag role-bot" }, "Bot") : null,
     timeEl(m.created_at, "msg-time", clockTime),
+    role === "agent" && m.emailed_at ? emailedTag(m) : null,
   );
   var body = el("div", { class: "msg-body" }, text);
   var sources = null;
@@ -124,6 +125,28 @@ function renderMessage(m) {
     role !== "customer" ? null : avatar(who, "avatar-sm msg-avatar"),
     el("div", { class: "msg-col" }, meta, el("div", { class: "bubble" }, body, sources), flags),
   );
+}
+
+/* An agent reply also sent to the customer by email (an email follow-up). */
+function emailedTag(m) {
+  return el(
+    "span",
+    { class: "emailed-tag", title: "Also emailed to the customer · " + fullTime(m.emailed_at) },
+    el("span", { "aria-hidden": "true" }, "✉ "),
+    "Emailed",
+  );
+}
+
+/* Fresh copies of the transcript's messages: mark the agent replies emailed since they were shown. */
+export function markEmailed(fresh) {
+  fresh.forEach(function (m) {
+    if (!isObj(m) || typeof m.id !== "number" || !m.emailed_at) return;
+    var known = state.messages.get(m.id);
+    if (!known || known.emailed_at) return;
+    known.emailed_at = m.emailed_at;
+    var meta = $("transcript").querySelector('.msg[data-id="' + m.id + '"] .msg-meta');
+    if (meta && known.role === "agent" && !meta.querySelector(".emailed-tag")) meta.appendChild(emailedTag(known));
+  });
 }
 
 export function addMessage(m) {
