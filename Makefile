@@ -16,7 +16,15 @@ export DJANGO_SETTINGS_MODULE ?= helpdesk.settings.local
 # The embedded Postgres wheel keeps its lock file in the runtime dir; /tmp is fine.
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: install run serve migrate seed test lint format clean browser
+.PHONY: install run serve migrate seed test lint format clean browser local-llm
+
+# `make run LLM=local`: the copilot answers with a packaged GGUF model served on loopback
+# (see README, "Choosing the copilot engine"). The default `make run` is unchanged.
+LLM ?=
+LOCAL_STAMP := $(VENV)/.installed-local-llm
+ifeq ($(LLM),local)
+export LOCAL_LLM := true
+endif
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,13 +33,21 @@ $(STAMP): requirements.txt constraints.txt
 
 install: $(STAMP)
 
+$(LOCAL_STAMP): requirements-local-llm.txt $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-local-llm.txt
+	touch $(LOCAL_STAMP)
+
+# Installs the model packages (~1.6 GB) and joins the GGUF once into .data/models, verified.
+local-llm: $(LOCAL_STAMP)
+	$(BIN)/python manage.py llm_assemble
+
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-run: seed
+run: seed $(if $(filter local,$(LLM)),local-llm)
 	@echo
 	@echo "  Support Copilot is starting on http://$(HOST):$(PORT)/"
 	@echo "    Admin:       http://$(HOST):$(PORT)/admin/   (admin / admin-demo-pass)"
@@ -40,7 +56,14 @@ run: seed
 	@echo "    Health:      http://$(HOST):$(PORT)/health"
 	@echo "  Agents jana, marek, alice sign in with agent-demo-pass. Ctrl-C stops it."
 	@echo
+ifeq ($(LLM),local)
+	@echo "  Copilot: local LLM, served by a supervised child on 127.0.0.1 (see /health)."
+	$(BIN)/python manage.py llm_serve & llm=$$!; \
+	trap 'kill $$llm 2>/dev/null; wait $$llm 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application
+else
 	exec $(BIN)/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application
+endif
 
 serve: install
 	exec $(BIN)/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application

@@ -4,6 +4,8 @@ An empty value counts as unset, so a copied `.env.example` keeps every default.
 """
 
 import os
+import secrets
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -52,3 +54,20 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
+
+
+def secret_file_read(path: Path) -> str:
+    """A random secret kept in ``path``, created on first use (mode 0600).
+
+    For secrets that only processes of this one installation share, such as the key of
+    the local model server: each process reads the same file, nobody has to configure it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        value = secrets.token_urlsafe(32)
+        handle.write(value)
+    return value

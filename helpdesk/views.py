@@ -1,8 +1,12 @@
+from pathlib import Path
+
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from copilot.local_llm.health import LOCAL_LLM_STATUS_FILENAME, local_llm_status_get
 from helpdesk.identity import identity_hash_compute
 from helpdesk.selectors import (
     customer_get_by_external_id,
@@ -24,7 +28,15 @@ def health(request: HttpRequest) -> JsonResponse:
     except DatabaseError as exc:
         return JsonResponse({"status": "error", "database": {"ok": False, "error": str(exc)}}, status=503)
     status = 200 if database["ok"] else 503
-    return JsonResponse({"status": "ok" if status == 200 else "error", "database": database}, status=status)
+    body = {"status": "ok" if status == 200 else "error", "database": database}
+    if settings.LOCAL_LLM:
+        # Reported, not required: without the model the copilot answers with the offline engine.
+        body["local_llm"] = local_llm_status_get(
+            base_url=f"http://127.0.0.1:{settings.LOCAL_LLM_PORT}",
+            status_file=Path(settings.DATA_DIR) / LOCAL_LLM_STATUS_FILENAME,
+            api_key=settings.LOCAL_LLM_API_KEY or None,
+        )
+    return JsonResponse(body, status=status)
 
 
 @require_GET

