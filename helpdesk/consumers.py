@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -26,6 +27,7 @@ from helpdesk.services import (
     agent_presence_disconnect,
     agent_presence_heartbeat,
     conversation_human_request,
+    customer_presence_mark,
     escalation_status_frame,
 )
 
@@ -84,7 +86,7 @@ class ChatConsumer(JsonFrameConsumer):
         "resume": "on_resume",
         "typing": "on_typing",
         "human": "on_human",
-        "ping": "ping",
+        "ping": "on_ping",
     }
 
     async def connect(self):
@@ -104,10 +106,23 @@ class ChatConsumer(JsonFrameConsumer):
         self.conversation = conversation
         self.group = realtime.conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.presence(online=True)
 
     async def disconnect(self, code):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.presence(online=False)
+
+    async def presence(self, *, online: bool) -> None:
+        # A cache that is down must not cost the customer the chat; presence only decides emails.
+        try:
+            await sync_to_async(customer_presence_mark)(conversation_id=self.conversation.pk, online=online)
+        except Exception:
+            logger.warning("Could not record the customer's presence", exc_info=True)
+
+    async def on_ping(self, content: dict) -> None:
+        await self.presence(online=True)
+        await self.ping(content)
 
     async def on_message(self, content: dict) -> None:
         text, client_id = content.get("text"), content.get("client_id", "")

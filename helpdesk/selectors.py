@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
@@ -74,6 +75,19 @@ def messages_for_customer(*, conversation: Conversation, after_id: int = 0, limi
         .order_by("-id")[:limit]
     )
     return list(reversed(latest))
+
+
+# The widget pings every 25 s; a customer not heard from for a minute has left the chat.
+CUSTOMER_PRESENCE_SECONDS = 60
+
+
+def customer_presence_key(conversation_id: int) -> str:
+    return f"customer-online:{conversation_id}"
+
+
+def customer_is_online(*, conversation_id: int) -> bool:
+    """Whether the customer has the chat open: a widget socket marked it within the last minute."""
+    return cache.get(customer_presence_key(conversation_id)) is not None
 
 
 def conversation_reply_email_get(*, conversation: Conversation) -> str:

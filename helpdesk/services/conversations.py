@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,6 +15,7 @@ from helpdesk import realtime
 from helpdesk.identity import IdentityError, conversation_token_issue, conversation_token_read, customer_verify
 from helpdesk.models import Conversation, Message
 from helpdesk.payloads import agent_name, message_payload
+from helpdesk.selectors import CUSTOMER_PRESENCE_SECONDS, customer_presence_key
 
 MAX_MESSAGE_LENGTH = 8000
 
@@ -213,3 +215,15 @@ def conversation_csat_record(*, conversation_id: int, rating: str, comment: str 
         realtime.CONSOLE_GROUP, {"type": "csat", "conversation": conversation.pk, "rating": rating, "comment": comment}
     )
     return conversation
+
+
+def customer_presence_mark(*, conversation_id: int, online: bool) -> None:
+    """The customer's widget connected or pinged (online) or closed its socket.
+
+    Kept in the shared cache: a heartbeat that expires needs no cleanup after a crash.
+    """
+    key = customer_presence_key(conversation_id)
+    if online:
+        cache.set(key, 1, timeout=CUSTOMER_PRESENCE_SECONDS)
+    else:
+        cache.delete(key)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.payloads import agent_name
-from helpdesk.selectors import conversation_reply_email_get, email_mask
+from helpdesk.selectors import conversation_reply_email_get, customer_is_online, email_mask
 from helpdesk.services.conversations import conversation_lock, conversation_state_broadcast, system_message_add
 
 EMAILS = {
@@ -24,9 +24,10 @@ EMAILS = {
             "Hello{name},\n\n"
             "no one from our support team was online when you asked for help in the chat. "
             "Your request {reference} is in our queue, and an agent will reply to this address.\n\n"
-            "Your message: {last}\n\n"
+            "{last}"
             "{shop} support"
         ),
+        "last": "Your message: {text}\n\n",
         "reply_subject": "{agent} replied to your request {reference}",
         "reply_body": (
             "Hello{name},\n\n{text}\n\n{agent}, {shop} support\n\nYou can also answer in the chat on our website."
@@ -38,9 +39,10 @@ EMAILS = {
             "Dobrý den,\n\n"
             "když jste v chatu požádali o pomoc, nebyl z naší podpory nikdo online. "
             "Váš požadavek {reference} čeká ve frontě a kolega vám odpoví na tuto adresu.\n\n"
-            "Vaše zpráva: {last}\n\n"
+            "{last}"
             "Podpora {shop}"
         ),
+        "last": "Vaše zpráva: {text}\n\n",
         "reply_subject": "{agent} odpověděl(a) na váš požadavek {reference}",
         "reply_body": "Dobrý den,\n\n{text}\n\n{agent}, podpora {shop}\n\nOdpovědět můžete i v chatu na našem webu.",
     },
@@ -105,7 +107,8 @@ def follow_up_acknowledgement_send(*, ticket_id: int) -> bool:
     fields = {
         "reference": ticket.reference,
         "name": _greeting_name(conversation),
-        "last": (last or "")[:500],
+        # Someone who pressed "Talk to a human" without writing has no message to quote.
+        "last": texts["last"].format(text=last[:500]) if last else "",
         "shop": settings.COPILOT_SHOP_NAME,
     }
     send_mail(
@@ -119,12 +122,23 @@ def follow_up_acknowledgement_send(*, ticket_id: int) -> bool:
     return True
 
 
+def agent_reply_email_wanted(*, conversation: Conversation) -> bool:
+    """An agent's reply is emailed when an email answer was promised and the customer is not in the chat."""
+    promised = Ticket.objects.filter(
+        conversation=conversation, status__in=Ticket.OPEN_STATUSES, follow_up_by_email=True
+    ).exists()
+    return promised and not customer_is_online(conversation_id=conversation.pk)
+
+
 @transaction.atomic
 def agent_reply_email_send(*, message_id: int) -> bool:
-    """Email an agent's reply on a conversation promised an email follow-up. Sends at most once."""
+    """Email an agent's reply that was written while the customer was away. Sends at most once.
+
+    Without an address yet the reply waits; ``conversation_contact_email_set`` sends it.
+    """
     message = (
         Message.objects.select_for_update()
-        .filter(pk=message_id, role=Message.Role.AGENT, emailed_at__isnull=True)
+        .filter(pk=message_id, role=Message.Role.AGENT, emailed_at__isnull=True, metadata__email_wanted=True)
         .first()
     )
     if message is None:
@@ -187,4 +201,10 @@ def conversation_contact_email_set(*, conversation_id: int, email: str) -> Conve
     ).first()
     if waiting is not None:
         follow_up_acknowledgement_enqueue(ticket=waiting)
+    # Replies the customer missed while no address was known go out now.
+    unsent = Message.objects.filter(
+        conversation=conversation, role=Message.Role.AGENT, emailed_at__isnull=True, metadata__email_wanted=True
+    )
+    for message in unsent:
+        agent_reply_email_enqueue(message=message)
     return conversation

@@ -18,7 +18,7 @@ from helpdesk.services.conversations import (
     message_add,
     system_message_add,
 )
-from helpdesk.services.follow_up import agent_reply_email_enqueue
+from helpdesk.services.follow_up import agent_reply_email_enqueue, agent_reply_email_wanted
 
 # bot -> pending_human -> human -> resolved, and human -> bot on hand back. An agent may
 # also take a conversation straight from the bot, and a customer writing again reopens a
@@ -138,8 +138,15 @@ def agent_message_send(*, conversation_id: int, agent: AbstractUser, text: str) 
         raise TransitionError("This conversation is resolved; the customer can reopen it by writing.")
     if conversation.status != Conversation.Status.HUMAN or conversation.assigned_agent_id != agent.pk:
         conversation = conversation_take_over(conversation_id=conversation_id, agent=agent)
-    message, _ = message_add(conversation=conversation, role=Message.Role.AGENT, content=text, author=agent)
-    if conversation.tickets.filter(status__in=Ticket.OPEN_STATUSES, follow_up_by_email=True).exists():
+    email_wanted = agent_reply_email_wanted(conversation=conversation)
+    message, _ = message_add(
+        conversation=conversation,
+        role=Message.Role.AGENT,
+        content=text,
+        author=agent,
+        metadata={"email_wanted": True} if email_wanted else None,
+    )
+    if email_wanted:
         agent_reply_email_enqueue(message=message)
     return message
 

@@ -17,6 +17,7 @@ from copilot.taxonomy import default_examples
 from helpdesk.asgi import application
 from helpdesk.identity import conversation_token_issue
 from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.selectors import customer_is_online
 from helpdesk.services import conversation_take_over, widget_session_start
 from tests.factories import AgentProfileFactory, CustomerFactory, UserFactory
 
@@ -131,6 +132,17 @@ async def test_an_allowed_shop_origin_opens_the_chat(taxonomy):
     await communicator.send_json_to({"type": "ping"})
     assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
     await communicator.disconnect()
+
+
+async def test_an_open_chat_marks_the_customer_present_until_it_closes():
+    session = await anonymous_session()
+    communicator = await chat(session.token)
+    # The socket is accepted before connect() finishes; a pong means it has.
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
+    assert await database_sync_to_async(customer_is_online)(conversation_id=session.conversation.pk)
+    await communicator.disconnect()
+    assert not await database_sync_to_async(customer_is_online)(conversation_id=session.conversation.pk)
 
 
 @pytest.mark.parametrize("origin", [b"http://shop.example", b"https://shop.example:8443", b"https://evil.shop.example"])

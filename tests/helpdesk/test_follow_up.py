@@ -14,6 +14,7 @@ from helpdesk.services import (
     agent_reply_email_send,
     conversation_contact_email_set,
     conversation_human_request,
+    customer_presence_mark,
     follow_up_acknowledgement_send,
     widget_session_start,
 )
@@ -207,3 +208,46 @@ def test_leaving_an_email_needs_the_conversation_token(client):
     agent = make_agent()
     client.force_login(agent)
     assert client.post(EMAIL, {"email": "a@example.org"}, content_type="application/json").status_code == 401
+
+
+def test_a_reply_the_customer_sees_live_in_the_chat_is_not_emailed(django_capture_on_commit_callbacks):
+    conversation = ConversationFactory(customer=CustomerFactory(email="emma@example.com"))
+    escalate(conversation, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    customer_presence_mark(conversation_id=conversation.pk, online=True)
+    agent = make_agent()
+    with django_capture_on_commit_callbacks(execute=True):
+        seen = agent_message_send(conversation_id=conversation.pk, agent=agent, text="Are you still there?")
+    assert mail.outbox == []
+    # The customer closes the chat: the next reply goes by email.
+    customer_presence_mark(conversation_id=conversation.pk, online=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_message_send(conversation_id=conversation.pk, agent=agent, text="I have refunded the order.")
+    [sent] = mail.outbox
+    assert "I have refunded the order." in sent.body and "Are you still there?" not in sent.body
+    seen.refresh_from_db()
+    assert seen.emailed_at is None
+
+
+def test_replies_written_before_the_visitor_left_an_address_follow_it(django_capture_on_commit_callbacks):
+    conversation = ConversationFactory(customer=None, language="en")
+    escalate(conversation, django_capture_on_commit_callbacks)
+    agent = make_agent()
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_message_send(conversation_id=conversation.pk, agent=agent, text="We found your parcel.")
+    assert mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_contact_email_set(conversation_id=conversation.pk, email="visitor@example.org")
+    subjects = sorted(message.subject for message in mail.outbox)
+    assert len(subjects) == 2
+    assert subjects[0].startswith("Jana Novak replied")
+    assert subjects[1].startswith("We received your request")
+    assert any("We found your parcel." in message.body for message in mail.outbox)
+
+
+def test_an_acknowledgement_without_a_written_message_quotes_nothing(django_capture_on_commit_callbacks):
+    conversation = ConversationFactory(customer=CustomerFactory(email="emma@example.com"), language="en")
+    escalate(conversation, django_capture_on_commit_callbacks)
+    [sent] = mail.outbox
+    assert "Your message" not in sent.body
+    assert sent.body.rstrip().endswith("support")

@@ -32,6 +32,7 @@
     en: {
       title: 'Help', open: 'Open chat', close: 'Close chat', dialog: 'Customer support chat',
       subtitle: 'Our assistant answers right away', chattingWith: 'Chatting with {name}',
+      queued: 'Waiting for a colleague to join',
       connecting: 'Connecting…', reconnecting: 'Connection lost, reconnecting…',
       welcome: 'Hi! Ask about your orders, returns or account, or anything in our help centre.',
       welcomeNamed: 'Hi {name}! Ask about your orders, returns or account, or anything in our help centre.',
@@ -55,6 +56,7 @@
     cs: {
       title: 'Nápověda', open: 'Otevřít chat', close: 'Zavřít chat', dialog: 'Chat se zákaznickou podporou',
       subtitle: 'Náš asistent odpovídá hned', chattingWith: 'Ve chatu: {name}',
+      queued: 'Čekáte na kolegu z podpory',
       connecting: 'Připojování…', reconnecting: 'Spojení se přerušilo, připojuji znovu…',
       welcome: 'Dobrý den! Zeptejte se na objednávky, vrácení zboží, účet nebo cokoli z nápovědy.',
       welcomeNamed: 'Dobrý den! Zeptejte se na objednávky, vrácení zboží, účet nebo cokoli z nápovědy.',
@@ -311,9 +313,11 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
     const subtitle = { connecting: t('connecting'), offline: t('reconnecting') }[state.connection];
     ui.root.setAttribute('lang', state.lang);
     ui.title.textContent = config.title || t('title');
-    ui.subtitle.textContent = subtitle || (agent ? t('chattingWith', { name: agent }) : t('subtitle'));
+    const queued = Boolean(conversation && conversation.status === 'pending_human');
+    ui.subtitle.textContent = subtitle || (agent ? t('chattingWith', { name: agent }) : t(queued ? 'queued' : 'subtitle'));
     ui.dot.className = 'dot ' + state.connection;
-    ui.human.hidden = Boolean(agent);
+    // Asked already: a second press would only repeat the notice.
+    ui.human.hidden = Boolean(agent) || queued;
   }
 
   function isOpen() {
@@ -549,6 +553,7 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
 
   function onEscalated(frame) {
     if (state.conversation && state.conversation.status !== 'human') state.conversation.status = 'pending_human';
+    updateHeader();
     if (frame.text) addNotice(frame.text);
     setFollowUp(frame.follow_up);
   }
