@@ -27,7 +27,10 @@ from copilot.llm.offline import OfflineEngine
 from copilot.llm.prompts import (
     ANALYSIS_INSTRUCTIONS,
     JUDGE_INSTRUCTIONS,
+    SMALL_MAX_TOKENS,
+    SMALL_PASSAGES,
     SMALL_STOP,
+    citation_attribute,
     context_render,
     generation_messages,
     small_generation_messages,
@@ -218,9 +221,11 @@ class OpenAIEngine:
         if self.profile == "small":
             return {
                 "messages": small_generation_messages(grounding),
-                "max_tokens": settings.COPILOT_MAX_TOKENS,
+                "max_tokens": settings.COPILOT_MAX_TOKENS or SMALL_MAX_TOKENS,
                 "stop": SMALL_STOP,
                 "temperature": 0.1,
+                # Small models loop ("check whether the parcel is lost. Check whether...").
+                "frequency_penalty": 0.3,
             }
         request = {"messages": generation_messages(grounding), "temperature": 0.2}
         if settings.COPILOT_MAX_TOKENS:
@@ -249,6 +254,10 @@ class OpenAIEngine:
             # The SDK silently drops a corrupt last event, so a missing finish_reason is a broken stream.
             if not finished:
                 raise ValueError("the stream ended without a finish_reason")
+            if self.profile == "small":
+                source = citation_attribute("".join(produced), grounding.sources[:SMALL_PASSAGES])
+                if source is not None:
+                    yield f" [{source}]"
         except FAILURES as exc:
             raise EngineError(f"generate: {type(exc).__name__}: {exc}") from exc
         finally:

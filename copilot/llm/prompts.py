@@ -1,6 +1,7 @@
 """Prompts for the openai engine, with the context kept inside a token budget."""
 
 import json
+import re
 
 from django.conf import settings
 
@@ -8,6 +9,7 @@ from copilot.llm.base import Grounding
 from copilot.llm.templates import vocative
 from knowledge.chunking import token_estimate
 
+CITATION_MARKER = re.compile(r"\[\d+\]")
 LANGUAGE_NAMES = {"en": "English", "cs": "Czech", "ru": "Russian", "de": "German"}
 
 INSTRUCTIONS = """You are the customer-support assistant of {shop}. Answer the customer's last message.
@@ -114,16 +116,33 @@ def generation_messages(grounding: Grounding) -> list[dict]:
 
 # A 0.5-1.5B model on two CPU cores reads about 36 tokens a second: every token of prompt
 # is felt, and a long rulebook is followed less well than a short one.
-SMALL_INSTRUCTIONS = """You are the support assistant of {shop}. Reply in {language} to the customer's message.
+# In the customer's language: a small model told in English to answer in Czech often
+# answers in English. The example shows the citation format, which small models copy.
+SMALL_INSTRUCTIONS = {
+    "en": """You are the support assistant of {shop}. Answer the customer's message in English.
 {address}
-Use only the FACTS. Cite a help-centre passage you use as [n].
+Use only the FACTS. After each sentence taken from a passage, put its number, for example: \
+You can reset it from the sign-in page [1].
 If the FACTS do not answer the question, say a colleague will help.
-Answer directly in at most three short sentences."""
+Answer directly in at most three short sentences.""",
+    "cs": """Jsi asistent zákaznické podpory obchodu {shop}. Odpověz zákazníkovi česky.
+{address}
+Používej jen FAKTA. Za každou větu převzatou z úryvku napiš jeho číslo, například: \
+Heslo obnovíte na přihlašovací stránce [1].
+Pokud FAKTA na otázku neodpovídají, napiš, že pomůže kolega.
+Odpověz přímo, nejvýše třemi krátkými větami.""",
+}
+SMALL_LABELS = {
+    "en": {"facts": "FACTS", "greet": "Greet the customer as {name}.", "anonymous": "The customer is not signed in."},
+    "cs": {"facts": "FAKTA", "greet": "Oslov zákazníka: {name}.", "anonymous": "Zákazník není přihlášený."},
+}
 SMALL_PASSAGES = 2
+# About 10 s of writing on two cores; three short sentences fit.
+SMALL_MAX_TOKENS = 160
 # Help-centre text left after the instructions, the customer and the tool facts.
 SMALL_PASSAGE_TOKENS = 110
 # Chat-template markers and a model starting a new role or section: the answer is over.
-SMALL_STOP = ["<|im_end|>", "<|endoftext|>", "\nCustomer:", "\nFACTS"]
+SMALL_STOP = ["<|im_end|>", "<|endoftext|>", "\nCustomer:", "\nFACTS", "\nFAKTA"]
 
 
 def _fact_lines(grounding: Grounding) -> list[str]:
@@ -152,23 +171,44 @@ def _clip(text: str, *, tokens: int) -> str:
 
 def small_generation_messages(grounding: Grounding) -> list[dict]:
     """A short grounded prompt: the top passages only, no history beyond the last exchange."""
+    language = grounding.language if grounding.language in SMALL_INSTRUCTIONS else "en"
+    labels = SMALL_LABELS[language]
     facts = _fact_lines(grounding)
     for source in grounding.sources[:SMALL_PASSAGES]:
         facts.append(f"[{source.number}] {source.title}: {_clip(source.text, tokens=SMALL_PASSAGE_TOKENS)}")
     if grounding.feedback:
         facts.append("Avoid: " + "; ".join(grounding.feedback[:2]))
-    system = SMALL_INSTRUCTIONS.format(
-        shop=settings.COPILOT_SHOP_NAME,
-        language=LANGUAGE_NAMES.get(grounding.language, "English"),
-        address=(
-            f"Greet the customer as {vocative(grounding.language, grounding.first_name)}."
-            if grounding.first_name
-            else "The customer is not signed in."
-        ),
+    address = (
+        labels["greet"].format(name=vocative(grounding.language, grounding.first_name))
+        if grounding.first_name
+        else labels["anonymous"]
     )
+    system = SMALL_INSTRUCTIONS[language].format(shop=settings.COPILOT_SHOP_NAME, address=address)
     facts_block = "\n".join(f"- {line}" for line in facts) if facts else "- (none)"
     return [
-        {"role": "system", "content": f"{system}\nFACTS:\n{facts_block}"},
+        {"role": "system", "content": f"{system}\n{labels['facts']}:\n{facts_block}"},
         *history_messages(grounding, budget=120)[-2:],
         {"role": "user", "content": grounding.message},
     ]
+
+
+# A passage the answer shares this many content words with is where the answer came from.
+ATTRIBUTION_MIN_WORDS = 6
+ATTRIBUTION_WORD = re.compile(r"\w{4,}")
+
+
+def citation_attribute(answer: str, sources: list) -> int | None:
+    """The number of the passage an uncited answer was written from, if one clearly was.
+
+    Small models often leave out the [n] markers even when they copy a passage; without
+    them the customer would get no link to the article.
+    """
+    if CITATION_MARKER.search(answer):
+        return None
+    words = set(ATTRIBUTION_WORD.findall(answer.lower()))
+    best, best_shared = None, 0
+    for source in sources:
+        shared = len(words & set(ATTRIBUTION_WORD.findall(source.text.lower())))
+        if shared > best_shared:
+            best, best_shared = source.number, shared
+    return best if best_shared >= ATTRIBUTION_MIN_WORDS else None

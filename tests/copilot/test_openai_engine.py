@@ -257,3 +257,28 @@ def test_a_local_server_that_is_down_falls_back_to_offline_and_says_so(small, as
     assert turn.fallback.startswith("generate: ")
     assert "APIConnectionError" in turn.fallback
     assert "12345" in final(events).text
+
+
+def test_the_small_prompt_speaks_the_customers_language(small, ask):
+    small.chat_handler = Model("Objednávka 12345 je na cestě.")
+    ask("Kde je moje objednávka 12345?")
+    system = small.chat_requests[0]["body"]["messages"][0]["content"]
+    assert system.startswith("Jsi asistent zákaznické podpory")
+    assert "Oslov zákazníka: Petře." in system and "FAKTA:" in system
+
+
+def test_an_uncited_small_model_answer_is_attributed_to_the_passage_it_copied(small, ask):
+    # Copied from the reset-password article, without the [1] the prompt asks for.
+    small.chat_handler = Model(
+        "If you've forgotten your password, you can set a new one with a reset link sent to your email."
+    )
+    events, turn = ask("How do I reset my password?")
+    assert final(events).text.endswith("email. [1]")
+    [citation] = final(events).citations
+    assert "/help/reset-password/" in citation["url"]
+
+
+def test_an_answer_that_copied_nothing_gets_no_citation(small, ask):
+    small.chat_handler = Model("I am not sure, a colleague will help you with that.")
+    events, _ = ask("How do I reset my password?")
+    assert "[" not in final(events).text
