@@ -117,18 +117,18 @@ def generation_messages(grounding: Grounding) -> list[dict]:
 # A 0.5-1.5B model on two CPU cores reads about 36 tokens a second: every token of prompt
 # is felt, and a long rulebook is followed less well than a short one.
 # In the customer's language: a small model told in English to answer in Czech often
-# answers in English. The example shows the citation format, which small models copy.
+# answers in English. bench/local_llm.py decided the rest: given an example answer, the
+# 1.5B model sometimes returned the example itself; shown a literal "[1]", it opened
+# answers with it. Citations it leaves out are attributed after the answer.
 SMALL_INSTRUCTIONS = {
     "en": """You are the support assistant of {shop}. Answer the customer's message in English.
 {address}
-Use only the FACTS. After each sentence taken from a passage, put its number, for example: \
-You can reset it from the sign-in page [1].
+Use only the FACTS. After a sentence taken from a passage, put the passage number in square brackets.
 If the FACTS do not answer the question, say a colleague will help.
 Answer directly in at most three short sentences.""",
     "cs": """Jsi asistent zákaznické podpory obchodu {shop}. Odpověz zákazníkovi česky.
 {address}
-Používej jen FAKTA. Za každou větu převzatou z úryvku napiš jeho číslo, například: \
-Heslo obnovíte na přihlašovací stránce [1].
+Používej jen FAKTA. Za větu převzatou z úryvku napiš číslo úryvku v hranatých závorkách.
 Pokud FAKTA na otázku neodpovídají, napiš, že pomůže kolega.
 Odpověz přímo, nejvýše třemi krátkými větami.""",
 }
