@@ -344,8 +344,10 @@ async def test_the_customer_is_rate_limited_per_conversation(taxonomy, settings)
         await communicator.send_json_to({"type": "message", "text": f"hi {number}", "client_id": f"r{number}"})
         await frames_until(communicator, "reply_done")
     await communicator.send_json_to({"type": "message", "text": "hi again", "client_id": "r2"})
-    error = await communicator.receive_json_from(timeout=TIMEOUT)
-    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    # Broadcasts of the earlier turns (the hand-over notice) may still be on their way.
+    frames = await frames_until(communicator, "error")
+    assert frames[-1]["code"] == "rate_limited"
+    assert not [f for f in frames if f["type"] == "ack" and f["client_id"] == "r2"]
     assert await Message.objects.filter(conversation_id=session.conversation.pk, role="customer").acount() == 2
     await communicator.disconnect()
 
