@@ -486,7 +486,7 @@ async def generate(turn: Turn, grounding: Grounding) -> AsyncIterator[str]:
             produced = True
             yield delta
     except EngineError as exc:
-        turn.trace.fallbacks.append(f"generate: {exc}")
+        turn.trace.fallbacks.append(str(exc))
         if produced:
             # Half an answer is out; be honest about it and get a person.
             turn.escalation_reasons.append(escalation.ENGINE_FAILURE)

@@ -254,8 +254,7 @@ def test_the_small_prompt_is_short_and_carries_the_facts(small, ask):
 def test_a_local_server_that_is_down_falls_back_to_offline_and_says_so(small, ask, settings):
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
     events, turn = ask("Where is my order 12345?")
-    assert turn.fallback.startswith("generate: ")
-    assert "APIConnectionError" in turn.fallback
+    assert turn.fallback.startswith("generate: APIConnectionError")
     assert "12345" in final(events).text
 
 
