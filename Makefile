@@ -83,11 +83,13 @@ browser:
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
 # Two pytest runs: sync Playwright keeps an event loop in the main thread, which breaks
-# the ORM and the asyncio tests if they share a process with it.
+# the ORM and the asyncio tests if they share a process with it. The settings module is
+# named because this Makefile exports the development one, and pytest-django prefers the
+# environment to pyproject.toml.
 test: lint browser
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -m "not e2e and not slow"
-	$(BIN)/pytest -m e2e tests/e2e
+	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m "not e2e and not slow"
+	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m e2e tests/e2e
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
