@@ -101,3 +101,46 @@ def test_the_supervised_real_server_streams_a_chat_answer_to_the_openai_sdk(tmp_
             f"{completion_tokens} tokens, {tokens_per_second:.1f} tokens/s after the first; "
             f"finish_reason={finish_reason}\nllama.cpp timings: {json.dumps(timings)}\nanswer: {answer!r}"
         )
+
+
+@pytest.mark.django_db
+def test_a_copilot_turn_is_answered_by_the_real_local_model(petr, settings, django_capture_on_commit_callbacks):
+    """The whole path `make run LLM=local` takes: pipeline → openai engine (small profile) → llama.cpp."""
+    pytest.importorskip("xllamacpp")
+    if not MODEL.is_file():
+        pytest.skip(f"{MODEL} is not assembled; run `manage.py llm_assemble --model {ALIAS}` first")
+    from copilot.models import CopilotTurn
+    from copilot.pipeline import turn_run_collect
+    from copilot.services import customer_message_receive
+    from helpdesk.services import conversation_start
+
+    port = free_port()
+    supervisor = LocalLLMSupervisor(
+        command=local_llm_command_build(model=MODEL, port=port, threads=2, ctx=4096, alias=ALIAS),
+        port=port,
+        ready_timeout=300,
+        stop_timeout=30,
+    )
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
+    settings.OPENAI_API_KEY = "x"
+    settings.COPILOT_MODEL = ALIAS
+    settings.COPILOT_LLM_PROFILE = "small"
+    settings.COPILOT_MAX_TOKENS = 120
+    settings.COPILOT_LLM_TIMEOUT = 300.0
+    settings.COPILOT_LLM_RETRIES = 0
+    try:
+        supervisor.start()
+        conversation = conversation_start(customer=petr, language="en")
+        message, _ = customer_message_receive(conversation=conversation, content="How do I reset my password?")
+        with django_capture_on_commit_callbacks(execute=True):
+            events = turn_run_collect(message_id=message.pk, engine="openai", delivery="stream")
+    finally:
+        supervisor.stop()
+
+    turn = CopilotTurn.objects.get(customer_message=message)
+    answer = next(event for event in events if event.type == "message").text
+    assert turn.fallback == "", turn.fallback
+    assert (turn.engine, turn.model, turn.llm_calls) == ("openai", ALIAS, 1)
+    assert turn.completion_tokens > 0 and turn.first_token_ms is not None
+    assert answer.strip()
+    print(f"\ncopilot turn on {ALIAS}: first token {turn.first_token_ms} ms, total {turn.total_ms} ms\n{answer}")
