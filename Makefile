@@ -16,7 +16,7 @@ export DJANGO_SETTINGS_MODULE ?= helpdesk.settings.local
 # The embedded Postgres wheel keeps its lock file in the runtime dir; /tmp is fine.
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: install run serve migrate seed test lint format clean browser local-llm
+.PHONY: install run serve migrate seed test lint format clean browser redis local-llm
 
 # `make run LLM=local`: the copilot answers with a packaged GGUF model served on loopback
 # (see README, "Choosing the copilot engine"). The default `make run` is unchanged.
@@ -82,11 +82,17 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
+# Debian's redis-server, for the multi-process test (channel layer, cache and Celery broker).
+redis:
+	@command -v redis-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server >/dev/null; fi; }
+
 # Two pytest runs: sync Playwright keeps an event loop in the main thread, which breaks
 # the ORM and the asyncio tests if they share a process with it. The settings module is
 # named because this Makefile exports the development one, and pytest-django prefers the
 # environment to pyproject.toml.
-test: lint browser
+test: lint browser redis
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m "not e2e and not slow"
 	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m e2e tests/e2e
