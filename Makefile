@@ -16,7 +16,7 @@ export DJANGO_SETTINGS_MODULE ?= helpdesk.settings.local
 # The embedded Postgres wheel keeps its lock file in the runtime dir; /tmp is fine.
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: install run serve migrate seed test lint format clean browser redis local-llm
+.PHONY: install run serve serve-prod migrate seed test lint format clean browser redis local-llm
 
 # `make run LLM=local`: the copilot answers with a packaged GGUF model served on loopback
 # (see README, "Choosing the copilot engine"). The default `make run` is unchanged.
@@ -67,6 +67,15 @@ endif
 
 serve: install
 	exec $(BIN)/daphne -b $(HOST) -p $(PORT) helpdesk.asgi:application
+
+# The production process set on one machine (docs/operations.md): WEB daphne processes on one
+# port, WORKERS Celery workers, and Redis at REDIS_URL (started here when it is local and down).
+# Needs DJANGO_SECRET_KEY and WIDGET_IDENTITY_SECRET in the environment or .env.
+WEB ?= 2
+WORKERS ?= 1
+serve-prod: install redis
+	DJANGO_SETTINGS_MODULE=helpdesk.settings.production REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+	$(BIN)/python manage.py serve_prod --host $(HOST) --port $(PORT) --web $(WEB) --workers $(WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -106,7 +106,13 @@ def cluster():
         )
         for port, process in zip(ports, web, strict=True):
             _wait_http(f"http://127.0.0.1:{port}/health", process)
-        yield {"a": f"127.0.0.1:{ports[0]}", "b": f"127.0.0.1:{ports[1]}", "worker": worker, "logs": logs}
+        yield {
+            "a": f"127.0.0.1:{ports[0]}",
+            "b": f"127.0.0.1:{ports[1]}",
+            "worker": worker,
+            "logs": logs,
+            "env": env,
+        }
     finally:
         for process in reversed(processes):
             _stop(process)
@@ -194,3 +200,41 @@ def test_an_escalation_on_one_process_reaches_an_agent_on_the_other(cluster):
     assert panel.get("follow_up", {}).get("steps"), panel
     assert panel.get("suggested_replies")
     assert cluster["worker"].poll() is None
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def test_serve_prod_runs_the_set_on_one_port_and_stops_it_whole(cluster):
+    port, redis_port = _free_port(), _free_port()
+    env = {**cluster["env"], "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    log = open(cluster["logs"] / "serve-prod.log", "w")  # noqa: SIM115
+    command = [sys.executable, "manage.py", "serve_prod", "--port", str(port), "--web", "2", "--workers", "1"]
+    parent = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/health", parent)
+        children = _children(parent.pid)
+        # Redis (started because REDIS_URL is local and down), two daphne processes, one worker.
+        assert len(children) == 4, children
+        daphnes = [pid for pid in children if b"daphne" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(daphnes) == 2
+        os.kill(daphnes[0], 9)
+        # One process gone: the set stops whole and says so, for its supervisor to restart it.
+        assert parent.wait(timeout=30) == 1
+        for pid in children:
+            assert not Path(f"/proc/{pid}").exists() or b"zombie" in Path(f"/proc/{pid}/status").read_bytes().lower()
+    finally:
+        if parent.poll() is None:
+            parent.terminate()
+            parent.wait(timeout=30)
+        log.close()
