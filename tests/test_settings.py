@@ -122,3 +122,23 @@ def test_database_url_selects_an_external_server_and_skips_the_embedded_one():
     reported_socket, embedded_servers = result.stdout.split()
     assert Path(reported_socket).resolve() == Path(socket_dir).resolve()
     assert embedded_servers == "0"
+
+
+def test_production_settings_pass_the_deploy_checks():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.production",
+        "DJANGO_SECRET_KEY": "a-production-like-secret-key-with-enough-length-and-variety-0123456789",
+        "WIDGET_IDENTITY_SECRET": "widget-secret",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -37,6 +37,15 @@ def test_customer_and_agent_through_a_human_takeover(browser, live_server_url, s
     # A script that runs would set this flag; nothing the customer types may run.
     customer.add_init_script("window.__xss = false;")
     agent.add_init_script("window.__xss = false;")
+    # Both pages run under a Content-Security-Policy; anything it blocks shows up here.
+    blocked = []
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text:
+            blocked.append((message.location.get("url"), message.text[:120]))
+
+    for page in (customer, agent):
+        page.on("console", on_console)
 
     # The agent is at the console first, so the escalation arrives live.
     agent.goto(f"{live_server_url}/console/")
@@ -95,6 +104,7 @@ def test_customer_and_agent_through_a_human_takeover(browser, live_server_url, s
 
     assert customer.evaluate("window.__xss") is False
     assert agent.evaluate("window.__xss") is False
+    assert blocked == []
     customer_context.close()
     agent_context.close()
 

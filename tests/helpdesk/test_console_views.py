@@ -145,3 +145,12 @@ def _json_script(body: str, element_id: str) -> str:
     start = body.index(f'<script id="{element_id}" type="application/json">')
     start = body.index(">", start) + 1
     return body[start : body.index("</script>", start)]
+
+
+def test_the_console_and_the_demo_page_carry_a_content_security_policy(client):
+    console = client.get("/console/login/")["Content-Security-Policy"]
+    assert "script-src 'self'" in console and "'unsafe-inline'" not in console
+    assert "frame-ancestors 'none'" in console and "object-src 'none'" in console
+    demo = client.get("/demo/")["Content-Security-Policy"]
+    assert "script-src 'self';" in demo
+    assert "style-src 'self' 'unsafe-inline'" in demo

@@ -17,6 +17,8 @@ export function el(tag, attrs) {
       if (key === "class") node.className = value;
       else if (key === "text") node.textContent = value;
       else if (key === "dataset") Object.assign(node.dataset, value);
+      // Through CSSOM: the console's CSP (style-src 'self') refuses style attributes.
+      else if (key === "style") node.style.cssText = String(value);
       else if (key.slice(0, 2) === "on" && typeof value === "function") node.addEventListener(key.slice(2), value);
       else if (key === "href") {
         var safe = safeUrl(value);
