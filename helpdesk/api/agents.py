@@ -1,14 +1,11 @@
 """REST for the agent console (docs/live-chat.md, "Agent console"): agents and staff only.
 
-Each view parses its input, calls one service or selector and answers. The services'
-errors map to HTTP here: ``ConversationTaken`` and ``TransitionError`` are 409, other
-validation errors 400, an unknown conversation 404.
+Each view parses its input, calls one service or selector and answers; the services'
+errors map to HTTP through ``helpdesk.api.errors.service_errors``.
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -21,9 +18,10 @@ from copilot.models import CopilotTurn
 from copilot.selectors import customer_card_get, memory_get, turns_for_conversation
 from crm.models import Customer
 from helpdesk.api import serializers as s
+from helpdesk.api.errors import body_parse, service_errors
 from helpdesk.api.permissions import AgentRateThrottle, IsAgent, agent_authentication_classes
-from helpdesk.models import Conversation, Message, Ticket
-from helpdesk.payloads import agent_name, citations_payload, conversation_summary_payload, message_payload
+from helpdesk.models import Conversation, Message
+from helpdesk.payloads import citations_payload, conversation_summary_payload, message_payload
 from helpdesk.selectors import (
     TRANSCRIPT_LIMIT,
     agents_list,
@@ -40,8 +38,6 @@ from helpdesk.selectors import (
     ticket_queue,
 )
 from helpdesk.services import (
-    ConversationTaken,
-    TransitionError,
     agent_message_send,
     conversation_assign,
     conversation_hand_back,
@@ -56,35 +52,6 @@ TAGS = ["console"]
 NOT_FOUND = OpenApiResponse(s.ErrorSerializer, description="Not found")
 CONFLICT = OpenApiResponse(s.ConflictSerializer, description="Another agent has it, or its state forbids this")
 STATE_CHANGE = {200: s.ConversationSummarySerializer, 404: NOT_FOUND, 409: CONFLICT}
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The conversation's state does not allow this."
-    default_code = "conflict"
-
-    def __init__(self, body: dict):
-        # A dict detail is answered as it is: {"detail": ..., "owner": ...}.
-        super().__init__(detail=body)
-
-
-@contextmanager
-def service_errors() -> Iterator[None]:
-    """Answer the services' errors the way docs/live-chat.md says."""
-    try:
-        yield
-    except ConversationTaken as exc:
-        owner = exc.owner
-        body = {"detail": exc.messages[0]}
-        if owner is not None:
-            body["owner"] = {"username": owner.get_username(), "name": agent_name(owner)}
-        raise Conflict(body) from exc
-    except TransitionError as exc:
-        raise Conflict({"detail": exc.messages[0]}) from exc
-    except DjangoValidationError as exc:
-        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
-    except (Conversation.DoesNotExist, Ticket.DoesNotExist) as exc:
-        raise exceptions.NotFound() from exc
 
 
 class AgentPagination(PageNumberPagination):
@@ -110,12 +77,6 @@ def _query(serializer_class, request: Request) -> dict:
     query = serializer_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data
-
-
-def _body(serializer_class, request: Request) -> dict:
-    body = serializer_class(data=request.data)
-    body.is_valid(raise_exception=True)
-    return body.validated_data
 
 
 def _conversation(pk: int) -> Conversation:
@@ -259,7 +220,7 @@ class ConversationReplyView(AgentAPIView):
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
-        text = _body(s.TextSerializer, request)["text"]
+        text = body_parse(s.TextSerializer, request)["text"]
         with service_errors():
             message = agent_message_send(conversation_id=pk, agent=request.user, text=text)
         return Response(console_message_payload(message), status=status.HTTP_201_CREATED)
@@ -273,7 +234,7 @@ class ConversationNotesView(AgentAPIView):
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
-        text = _body(s.TextSerializer, request)["text"]
+        text = body_parse(s.TextSerializer, request)["text"]
         with service_errors():
             message = note_add(conversation_id=pk, agent=request.user, text=text)
         return Response(console_message_payload(message), status=status.HTTP_201_CREATED)
@@ -302,7 +263,7 @@ class ConversationAssignView(AgentAPIView):
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
-        assignee = _body(s.AssignSerializer, request)["agent"]
+        assignee = body_parse(s.AssignSerializer, request)["agent"]
         with service_errors():
             conversation_assign(conversation_id=pk, agent=request.user, assignee=assignee)
         return Response(conversation_summary_payload(_conversation(pk)))
@@ -343,7 +304,7 @@ class TicketView(AgentAPIView):
         tags=TAGS,
     )
     def patch(self, request: Request, pk: int) -> Response:
-        changes = _body(s.TicketUpdateSerializer, request)
+        changes = body_parse(s.TicketUpdateSerializer, request)
         with service_errors():
             ticket = ticket_update(
                 ticket_id=pk, by=request.user, status=changes.get("status"), assignee=changes.get("assignee")

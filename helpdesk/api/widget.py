@@ -1,7 +1,6 @@
 """REST for the customer widget, authenticated by the conversation token (docs/live-chat.md)."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -11,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from helpdesk.api.errors import body_parse, service_errors
 from helpdesk.identity import IdentityError, conversation_token_read
 from helpdesk.models import Conversation
 from helpdesk.payloads import conversation_public_payload, message_payload
@@ -21,7 +21,6 @@ from helpdesk.selectors import (
     messages_for_customer,
 )
 from helpdesk.services import (
-    TransitionError,
     conversation_contact_email_set,
     conversation_csat_record,
     widget_session_start,
@@ -191,13 +190,17 @@ class WidgetConversationsView(APIView):
         return Response(body, status=status.HTTP_200_OK if session.resumed else status.HTTP_201_CREATED)
 
 
-class WidgetConversationView(APIView):
-    """The token's conversation and the messages the customer may see."""
+class WidgetTokenView(APIView):
+    """The endpoints a conversation token opens: ``request.user.conversation`` is that conversation."""
 
     authentication_classes = [ConversationTokenAuthentication]
     permission_classes = [HasConversationToken]
     throttle_classes = [WidgetRateThrottle]
     throttle_scope = "widget"
+
+
+class WidgetConversationView(WidgetTokenView):
+    """The token's conversation and the messages the customer may see."""
 
     @extend_schema(
         parameters=[OpenApiParameter("after", int, description="Only messages with a larger id")],
@@ -219,47 +222,25 @@ class WidgetConversationView(APIView):
         )
 
 
-class WidgetCsatView(APIView):
+class WidgetCsatView(WidgetTokenView):
     """Thumbs up or down, with an optional comment, once the conversation is resolved."""
-
-    authentication_classes = [ConversationTokenAuthentication]
-    permission_classes = [HasConversationToken]
-    throttle_classes = [WidgetRateThrottle]
-    throttle_scope = "widget"
 
     @extend_schema(request=CsatSerializer, responses=WidgetConversationSerializer, tags=["widget"])
     def post(self, request: Request) -> Response:
-        data = CsatSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
+        data = body_parse(CsatSerializer, request)
+        with service_errors():
             conversation = conversation_csat_record(
-                conversation_id=request.user.conversation.pk,
-                rating=data.validated_data["rating"],
-                comment=data.validated_data["comment"],
+                conversation_id=request.user.conversation.pk, rating=data["rating"], comment=data["comment"]
             )
-        except TransitionError as exc:
-            return Response({"detail": exc.messages[0]}, status=status.HTTP_409_CONFLICT)
-        except ValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
         return Response(conversation_public_payload(conversation))
 
 
-class WidgetContactEmailView(APIView):
+class WidgetContactEmailView(WidgetTokenView):
     """Where to follow up by email when no agent is online; a queued request is acknowledged there."""
-
-    authentication_classes = [ConversationTokenAuthentication]
-    permission_classes = [HasConversationToken]
-    throttle_classes = [WidgetRateThrottle]
-    throttle_scope = "widget"
 
     @extend_schema(request=ContactEmailSerializer, responses=ContactEmailResultSerializer, tags=["widget"])
     def post(self, request: Request) -> Response:
-        data = ContactEmailSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            conversation = conversation_contact_email_set(
-                conversation_id=request.user.conversation.pk, email=data.validated_data["email"]
-            )
-        except ValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from exc
+        email = body_parse(ContactEmailSerializer, request)["email"]
+        with service_errors():
+            conversation = conversation_contact_email_set(conversation_id=request.user.conversation.pk, email=email)
         return Response({"follow_up": conversation_follow_up_get(conversation=conversation)})

@@ -61,6 +61,18 @@ def _greeting_name(conversation: Conversation) -> str:
     return ""
 
 
+def _mail(*, conversation: Conversation, to: str, kind: str, **fields: str) -> None:
+    """One email of ``kind`` ("ack" or "reply") in the conversation's language."""
+    texts = _texts(conversation.language)
+    fields = {"name": _greeting_name(conversation), "shop": settings.COPILOT_SHOP_NAME, **fields}
+    send_mail(
+        subject=texts[f"{kind}_subject"].format(**fields),
+        message=texts[f"{kind}_body"].format(**fields),
+        from_email=None,
+        recipient_list=[to],
+    )
+
+
 def follow_up_acknowledgement_enqueue(*, ticket: Ticket) -> None:
     from helpdesk.tasks import follow_up_acknowledgement_task
 
@@ -103,20 +115,9 @@ def follow_up_acknowledgement_send(*, ticket_id: int) -> bool:
         .values_list("content", flat=True)
         .first()
     )
-    texts = _texts(conversation.language)
-    fields = {
-        "reference": ticket.reference,
-        "name": _greeting_name(conversation),
-        # Someone who pressed "Talk to a human" without writing has no message to quote.
-        "last": texts["last"].format(text=last[:500]) if last else "",
-        "shop": settings.COPILOT_SHOP_NAME,
-    }
-    send_mail(
-        subject=texts["ack_subject"].format(**fields),
-        message=texts["ack_body"].format(**fields),
-        from_email=None,
-        recipient_list=[email],
-    )
+    # Someone who pressed "Talk to a human" without writing has no message to quote.
+    quoted = _texts(conversation.language)["last"].format(text=last[:500]) if last else ""
+    _mail(conversation=conversation, to=email, kind="ack", reference=ticket.reference, last=quoted)
     ticket.follow_up_acknowledged_at = timezone.now()
     ticket.save(update_fields=["follow_up_acknowledged_at", "updated_at"])
     return True
@@ -153,19 +154,13 @@ def agent_reply_email_send(*, message_id: int) -> bool:
     if ticket is None or not email:
         return False
     author = agent_name(message.author) if message.author_id else settings.COPILOT_SHOP_NAME
-    texts = _texts(conversation.language)
-    fields = {
-        "reference": ticket.reference,
-        "name": _greeting_name(conversation),
-        "text": message.content,
-        "agent": author,
-        "shop": settings.COPILOT_SHOP_NAME,
-    }
-    send_mail(
-        subject=texts["reply_subject"].format(**fields),
-        message=texts["reply_body"].format(**fields),
-        from_email=None,
-        recipient_list=[email],
+    _mail(
+        conversation=conversation,
+        to=email,
+        kind="reply",
+        reference=ticket.reference,
+        text=message.content,
+        agent=author,
     )
     message.emailed_at = timezone.now()
     message.save(update_fields=["emailed_at"])
