@@ -80,10 +80,7 @@ def groundings() -> list[tuple[str, object]]:
         result = kb_search(
             prepared=prepared, query_vector=embedder.embed_query(question), limit=MAX_SOURCES, per_article=1
         )
-        sources = [
-            Source(number=n, title=hit.title, url=hit.url, heading=hit.heading, text=hit.text, locale=hit.locale)
-            for n, hit in enumerate(result.hits, start=1)
-        ]
+        sources = [Source.from_hit(hit, number=n) for n, hit in enumerate(result.hits, start=1)]
         grounding = Grounding(
             message=question,
             language=language,

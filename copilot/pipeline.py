@@ -394,10 +394,7 @@ def knowledge_sources(turn: Turn) -> list[Source]:
         return []
     top = turn.knowledge.hits[0].vector_score
     hits = [hit for hit in turn.knowledge.hits[:MAX_SOURCES] if hit.vector_score >= top - SOURCE_SCORE_BAND]
-    return [
-        Source(number=number, title=hit.title, url=hit.url, heading=hit.heading, text=hit.text, locale=hit.locale)
-        for number, hit in enumerate(hits, start=1)
-    ]
+    return [Source.from_hit(hit, number=number) for number, hit in enumerate(hits, start=1)]
 
 
 def is_small_talk(turn: Turn) -> bool:

@@ -27,6 +27,11 @@ class Source:
     text: str
     locale: str
 
+    @classmethod
+    def from_hit(cls, hit, *, number: int) -> "Source":
+        """From a ``knowledge.selectors.SearchHit``."""
+        return cls(number=number, title=hit.title, url=hit.url, heading=hit.heading, text=hit.text, locale=hit.locale)
+
     def citation(self) -> dict:
         return {"n": self.number, "title": self.title, "url": self.url, "heading": self.heading}
 

@@ -196,8 +196,8 @@ COPILOT_MODEL = env_str("COPILOT_MODEL", LOCAL_LLM_MODEL if LOCAL_LLM else "gpt-
 # "full": the model analyses, answers and judges. "small" (a local CPU model): analysis and
 # quality stay on the offline engine; the answer is the only call, short and capped.
 COPILOT_LLM_PROFILE = env_str("COPILOT_LLM_PROFILE", "small" if LOCAL_LLM else "full")
-# Most tokens an answer may have; 0 leaves it to the server (the small profile needs a cap).
-COPILOT_MAX_TOKENS = env_int("COPILOT_MAX_TOKENS", 160 if COPILOT_LLM_PROFILE == "small" else 0)
+# Most tokens an answer may have; 0 leaves it to the server, or to the small profile's own cap (160).
+COPILOT_MAX_TOKENS = env_int("COPILOT_MAX_TOKENS", 0)
 # "verified" checks an answer before sending it; "stream" sends it sentence by sentence
 # through fast guards. Empty: stream for the openai engine, verified for the offline one.
 COPILOT_DELIVERY = env_str("COPILOT_DELIVERY")

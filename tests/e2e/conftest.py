@@ -56,6 +56,21 @@ def _admin(url: str) -> psycopg.Connection:
     return psycopg.connect(_admin_conninfo(url), autocommit=True)
 
 
+def wait_http(url: str, process: subprocess.Popen, *, seconds: float = 60) -> None:
+    """Until ``url`` answers 200; fails early if the process serving it exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -127,17 +142,10 @@ def live_server_url(shop_origin):
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"daphne did not start; see {log.name}")
-        time.sleep(0.3)
+    try:
+        wait_http(f"{base}/health", server)
+    except RuntimeError as exc:
+        raise RuntimeError(f"daphne did not start; see {log.name}") from exc
     yield base
     server.terminate()
     try:

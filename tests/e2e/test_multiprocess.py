@@ -22,25 +22,11 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.e2e.conftest import ROOT, SEED, _admin, _free_port, _server_url
+from tests.e2e.conftest import ROOT, SEED, _admin, _free_port, _server_url, wait_http
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-
-
-def _wait_http(url: str, process: subprocess.Popen, *, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -105,7 +91,7 @@ def cluster():
             "celery", [str(BIN / "celery"), "-A", "helpdesk", "worker", "--pool=solo", "--concurrency=1", "-l", "INFO"]
         )
         for port, process in zip(ports, web, strict=True):
-            _wait_http(f"http://127.0.0.1:{port}/health", process)
+            wait_http(f"http://127.0.0.1:{port}/health", process)
         yield {
             "a": f"127.0.0.1:{ports[0]}",
             "b": f"127.0.0.1:{ports[1]}",
@@ -222,7 +208,7 @@ def test_serve_prod_runs_the_set_on_one_port_and_stops_it_whole(cluster):
     command = [sys.executable, "manage.py", "serve_prod", "--port", str(port), "--web", "2", "--workers", "1"]
     parent = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:
-        _wait_http(f"http://127.0.0.1:{port}/health", parent)
+        wait_http(f"http://127.0.0.1:{port}/health", parent)
         children = _children(parent.pid)
         # Redis (started because REDIS_URL is local and down), two daphne processes, one worker.
         assert len(children) == 4, children
