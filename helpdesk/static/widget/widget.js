@@ -632,7 +632,7 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
     setMeta(el, 'sending', t('sending'));
     state.outbox.set(clientId, { text, el, failed: false });
     saveStore();
-    ui.log.append(el);
+    logAppend(el);
     transmit(clientId);
   }
 
@@ -706,7 +706,7 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
       return;
     }
     let el = buildMessage(message);
-    const last = ui.log.lastElementChild;
+    const last = lastEntry();
     if (message.role === 'assistant' && state.live) {
       // The stored answer replaces the streamed draft, now with citations and sources.
       state.live.el.replaceWith(el);
@@ -751,13 +751,22 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
   // Keep id order; unsent bubbles and the live draft stay last, being newer than anything stored.
   function insertById(el, id) {
     const next = [...ui.log.children].find((node) => Number(node.dataset.id) > id || node.matches('.unsent, .live'));
-    ui.log.insertBefore(el, next || null);
+    ui.log.insertBefore(el, next || state.emailEl || null);
+  }
+
+  // The email form asks the visitor to act, so it stays below whatever arrives after it.
+  function logAppend(el) {
+    ui.log.insertBefore(el, state.emailEl || null);
+  }
+
+  function lastEntry() {
+    return state.emailEl ? state.emailEl.previousElementSibling : ui.log.lastElementChild;
   }
 
   function addNotice(text) {
-    const last = ui.log.lastElementChild;
+    const last = lastEntry();
     if (last && last.classList.contains('notice') && last.textContent === text) return;
-    ui.log.append(h('p', { class: 'notice' }, text));
+    logAppend(h('p', { class: 'notice' }, text));
     announce(text);
     scrollToEnd(false);
   }
@@ -791,7 +800,7 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
       const bubble = h('div', { class: 'bubble' });
       const el = h('div', { class: 'msg assistant live', 'data-role': 'assistant', 'data-state': 'streaming', 'aria-busy': 'true' },
         [h('div', { class: 'author' }, t('assistant')), bubble]);
-      ui.log.append(el);
+      logAppend(el);
       state.live = { replyTo: frame.reply_to, el, bubble, text: '' };
     }
     state.live.text += String(frame.delta || '');
