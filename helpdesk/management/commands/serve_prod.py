@@ -39,8 +39,11 @@ class Command(BaseCommand):
         )
         try:
             processes.start()
-        except (ProcessSetError, OSError) as exc:
+        except ProcessSetError as exc:
             processes.stop()
             raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            processes.stop()
+            raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         self.stdout.write(f"Serving on http://{host}:{port}/ with {web} daphne processes and {workers} Celery workers")
         raise SystemExit(processes.wait())
