@@ -1,4 +1,5 @@
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
@@ -26,6 +27,14 @@ FACTORIES = {
     "knowledge.articlechunk": factories.ArticleChunkFactory,
     "knowledge.knowledgegap": factories.KnowledgeGapFactory,
     "copilot.intent": lambda: Intent.objects.get(name="billing"),
+    # django-axes: admins see failed sign-ins and lift a lockout by deleting its attempt.
+    "axes.accessattempt": lambda: AccessAttempt.objects.create(
+        username="jana", ip_address="192.0.2.1", user_agent="test", failures_since_start=5
+    ),
+    "axes.accesslog": lambda: AccessLog.objects.create(username="jana", ip_address="192.0.2.1", user_agent="test"),
+    "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
+        username="jana", ip_address="192.0.2.1", user_agent="test", locked_out=True
+    ),
     # DRF's token admin finds a token by its user's id.
     "authtoken.tokenproxy": lambda: Token.objects.create(user=factories.UserFactory()).user,
 }

@@ -37,6 +37,13 @@ class ConsoleLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+def console_locked(request: HttpRequest, original_response=None, credentials: dict | None = None) -> HttpResponse:
+    """django-axes' lockout response (AXES_LOCKOUT_CALLABLE), for the console and admin logins."""
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return render(request, "console/locked.html", {"username": username, "minutes": minutes}, status=429)
+
+
 class ConsoleLogoutView(auth_views.LogoutView):
     """POST only (Django's LogoutView refuses GET); back to the console's login page."""
 

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Everything tunable is read from the environment;
 `.env.example` lists each variable."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -15,6 +16,9 @@ DATA_DIR = BASE_DIR / env_str("DATA_DIR", ".data")
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+# Proxies in front of the app that append to X-Forwarded-For (a load balancer: 1). Zero trusts
+# only the socket's peer, so a client cannot pick its own address for lockouts and rate limits.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -33,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "corsheaders",
+    "axes",
     "helpdesk",
     "crm",
     "knowledge",
@@ -52,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -93,6 +100,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes counts failed logins (console and admin) before the model backend checks the
+# password, and refuses a locked-out pair outright.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# One account from one address: a guesser is stopped, but nobody can lock an agent out of
+# the console from elsewhere by failing on purpose with their username.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+# The lockout page names when to try again; a try during the lockout must not move that time.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "helpdesk.console.views.console_locked"
+AXES_CLIENT_IP_CALLABLE = "helpdesk.client_ip.request_client_ip"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("cs", "Čeština"), ("ru", "Русский"), ("de", "Deutsch")]
@@ -114,6 +137,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Throttles key anonymous clients by address. DRF's default (None) believes any
+    # X-Forwarded-For, so a client could rotate it to dodge every limit.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "kb_search": env_str("KB_SEARCH_THROTTLE", "60/min"),
         "widget": env_str("WIDGET_API_THROTTLE", "120/min"),
@@ -231,6 +257,9 @@ CONVERSATION_TOKEN_MAX_AGE = env_int("CONVERSATION_TOKEN_MAX_AGE", 30 * 24 * 360
 CHAT_MESSAGE_MAX_CHARS = env_int("CHAT_MESSAGE_MAX_CHARS", 4000)
 # Customer messages per conversation per minute over the websocket.
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20)
+# Customer messages per client address per minute, across all its conversations (0: no limit).
+# One office behind one NAT address shares it, so it sits well above a single person's pace.
+CHAT_MESSAGES_PER_MINUTE_PER_IP = env_int("CHAT_MESSAGES_PER_MINUTE_PER_IP", 60)
 # An agent whose console has not been heard from for this many seconds counts as offline.
 AGENT_PRESENCE_TIMEOUT = env_int("AGENT_PRESENCE_TIMEOUT", 90)
 # Sites other than our own that may embed the widget, as full origins
