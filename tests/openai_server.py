@@ -26,6 +26,11 @@ Faults tests can inject:
   request gets a 200 with a truncated JSON body.
 - ``server.disconnect_next(times=1)``: a stream sends the role chunk and two content chunks,
   then closes the socket mid-body (no ``[DONE]``, no terminating HTTP chunk).
+- ``server.stall_next(after_chunks=2, seconds=5.0, times=1)``: a stream sends the role chunk
+  and ``after_chunks`` content chunks, then goes silent for ``seconds`` with the connection
+  held open (a model server that hangs mid-answer), then sends the rest as usual if the client
+  is still there. Closing the server ends a stall early. Like ``disconnect_next``, it waits for
+  a streaming request; malformed and disconnect win over it when both are armed.
 
 What the ``openai`` SDK (3.54, httpx2 transport, ``AsyncOpenAI``) does with them, which the
 copilot engine relies on (pinned by ``tests/test_openai_server.py``):
@@ -41,6 +46,10 @@ copilot engine relies on (pinned by ``tests/test_openai_server.py``):
   ``openai.APIConnectionError`` (not its ``APITimeoutError`` subclass), caused by
   ``httpx2.RemoteProtocolError`` (incomplete chunked read). Retries do not apply mid-stream.
 - ``token_delay`` longer than the client timeout: iterating raises ``openai.APITimeoutError``.
+- stalled stream, stall longer than the client timeout: the chunks sent before the stall are
+  yielded, then iterating raises ``openai.APITimeoutError`` (an ``APIConnectionError`` subclass)
+  about one timeout after the last chunk, not when the server gives up; the timeout is per read,
+  not for the whole answer. A stall shorter than the timeout only delays the answer.
 """
 
 import collections
@@ -159,11 +168,18 @@ class OpenAIStub(ThreadingHTTPServer):
         self._failures: list[int] = []
         self._malformed = 0
         self._disconnects = 0
+        self._stalls: list[tuple[int, float]] = []
+        self._closing = threading.Event()
         self._lock = threading.Lock()
 
     def serve_forever(self, poll_interval: float = 0.02) -> None:
         # shutdown() blocks until the next poll, so the stdlib's 0.5 s default adds that much to every test's teardown.
         super().serve_forever(poll_interval)
+
+    def server_close(self) -> None:
+        # A stalled answer must not outlive the test that armed it.
+        self._closing.set()
+        super().server_close()
 
     @property
     def base_url(self) -> str:
@@ -185,6 +201,17 @@ class OpenAIStub(ThreadingHTTPServer):
     def disconnect_next(self, times: int = 1) -> None:
         with self._lock:
             self._disconnects += times
+
+    def stall_next(self, *, after_chunks: int = 2, seconds: float = 5.0, times: int = 1) -> None:
+        with self._lock:
+            self._stalls.extend([(after_chunks, seconds)] * times)
+
+    def take_stall(self) -> tuple[int, float] | None:
+        with self._lock:
+            return self._stalls.pop(0) if self._stalls else None
+
+    def stall(self, seconds: float) -> None:
+        self._closing.wait(seconds)
 
     def take_failure(self) -> int | None:
         with self._lock:
@@ -297,6 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
         malformed = self.server.take_malformed()
         disconnect = not malformed and self.server.take_disconnect()
+        stall = None if malformed or disconnect else self.server.take_stall()
 
         def chunk(delta: dict, finish_reason: str | None = None) -> dict:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
@@ -333,8 +361,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        for piece in pieces:
+        for number, piece in enumerate(pieces):
+            if stall is not None and number == stall[0]:
+                self.server.stall(stall[1])
             send(json.dumps(chunk({"content": piece})))
+        if stall is not None and len(pieces) <= stall[0]:
+            self.server.stall(stall[1])
         send(json.dumps(chunk({}, "stop")))
         if include_usage:
             send(json.dumps({**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage}))

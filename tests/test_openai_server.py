@@ -4,13 +4,14 @@ These tests also pin how the SDK reacts to broken streams, which the copilot eng
 """
 
 import json
+import threading
 import time
 
 import jsonschema
 import openai
 import pytest
 
-from tests.openai_server import DEFAULT_REPLY, schema_example
+from tests.openai_server import DEFAULT_REPLY, OpenAIStub, schema_example
 
 MESSAGES = [
     {"role": "system", "content": "You are a helpful support agent."},
@@ -282,6 +283,83 @@ async def test_a_stalled_stream_times_out(openai_server, client_for):
 
     with pytest.raises(openai.APITimeoutError):
         await collect(stream)
+
+
+async def test_a_stall_longer_than_the_timeout_yields_what_arrived_then_times_out(openai_server, client_for):
+    openai_server.stall_next(after_chunks=2, seconds=5.0)
+    stream = await client_for(timeout=0.3).chat.completions.create(model="m", messages=MESSAGES, stream=True)
+
+    received = []
+    started = time.perf_counter()
+    with pytest.raises(openai.APITimeoutError) as excinfo:
+        async for chunk in stream:
+            received.append(chunk)
+
+    assert contents(received) == ["This ", "is "]
+    assert all(c.choices[0].finish_reason is None for c in received)
+    # A subclass of the connection error a dropped stream raises, so one except clause catches both.
+    assert isinstance(excinfo.value, openai.APIConnectionError)
+    # The read timeout fires while the server is still holding the connection open.
+    assert time.perf_counter() - started < 5.0
+
+
+async def test_a_stall_shorter_than_the_timeout_only_delays_the_answer(openai_server, client_for):
+    client = client_for(timeout=5.0)
+    openai_server.stall_next(after_chunks=1, seconds=0.4)
+
+    # A non-streaming request does not spend the stall.
+    response = await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert response.choices[0].message.content == DEFAULT_REPLY
+
+    started = time.perf_counter()
+    chunks = await collect(await client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    stalled = time.perf_counter() - started
+    assert "".join(contents(chunks)) == DEFAULT_REPLY
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert stalled >= 0.4
+
+    started = time.perf_counter()
+    chunks = await collect(await client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    assert "".join(contents(chunks)) == DEFAULT_REPLY
+    assert time.perf_counter() - started < 0.4
+
+
+async def test_a_stall_past_the_end_of_a_short_reply_holds_back_the_finish(openai_server, client_for):
+    openai_server.chat_replies.append("Short.")
+    openai_server.stall_next(after_chunks=5, seconds=5.0)
+    stream = await client_for(timeout=0.3).chat.completions.create(model="m", messages=MESSAGES, stream=True)
+
+    received = []
+    with pytest.raises(openai.APITimeoutError):
+        async for chunk in stream:
+            received.append(chunk)
+
+    assert contents(received) == ["Short."]
+    assert all(c.choices[0].finish_reason is None for c in received)
+
+
+def stub_handler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+
+
+async def test_closing_the_server_ends_a_stall_at_once():
+    server = OpenAIStub()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="test", max_retries=0, timeout=0.2)
+    server.stall_next(seconds=60.0)
+    try:
+        with pytest.raises(openai.APITimeoutError):
+            await collect(await client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+        assert stub_handler_threads(), "the stalled answer should still be held open"
+    finally:
+        await client.close()
+        server.shutdown()
+        server.server_close()
+
+    deadline = time.monotonic() + 5.0
+    while stub_handler_threads() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not stub_handler_threads()
 
 
 async def test_tokens_arrive_incrementally(openai_server, client_for):
