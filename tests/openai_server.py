@@ -16,14 +16,15 @@ requested schema (``schema_example``) for ``response_format.type == "json_schema
 for ``"json_object"``, else ``DEFAULT_REPLY``. Token counts in ``usage`` are whitespace-split
 words.
 
-Faults tests can inject:
+Faults tests can inject (``server.heal()`` disarms them all and zeroes the delays):
 
 - ``server.fail_next(status=500, times=2)``: any route answers with a JSON error body.
 - ``server.delay = 2.0``: seconds slept before answering any request.
 - ``server.token_delay = 0.05``: seconds slept between streamed chunks.
 - ``server.malformed_next(times=1)``: a stream sends the role chunk, one content chunk, then
   a complete SSE event whose data is truncated JSON, then ends normally. A non-streaming
-  request gets a 200 with a truncated JSON body.
+  request gets a 200 with a truncated JSON body. With ``streams_only=True`` it waits for a
+  streaming request (the answer, not the analysis call before it).
 - ``server.disconnect_next(times=1)``: a stream sends the role chunk and two content chunks,
   then closes the socket mid-body (no ``[DONE]``, no terminating HTTP chunk).
 - ``server.stall_next(after_chunks=2, seconds=5.0, times=1)``: a stream sends the role chunk
@@ -167,6 +168,7 @@ class OpenAIStub(ThreadingHTTPServer):
         self.chat_handler: Callable[[dict], str] | None = None
         self._failures: list[int] = []
         self._malformed = 0
+        self._malformed_streams = 0
         self._disconnects = 0
         self._stalls: list[tuple[int, float]] = []
         self._closing = threading.Event()
@@ -194,9 +196,20 @@ class OpenAIStub(ThreadingHTTPServer):
         with self._lock:
             self._failures.extend([status] * times)
 
-    def malformed_next(self, times: int = 1) -> None:
+    def malformed_next(self, times: int = 1, *, streams_only: bool = False) -> None:
         with self._lock:
-            self._malformed += times
+            if streams_only:
+                self._malformed_streams += times
+            else:
+                self._malformed += times
+
+    def heal(self) -> None:
+        """Disarm every injected fault: from now on the server answers promptly and well."""
+        with self._lock:
+            self._failures.clear()
+            self._malformed = self._malformed_streams = self._disconnects = 0
+            self._stalls.clear()
+        self.delay = self.token_delay = 0.0
 
     def disconnect_next(self, times: int = 1) -> None:
         with self._lock:
@@ -217,8 +230,11 @@ class OpenAIStub(ThreadingHTTPServer):
         with self._lock:
             return self._failures.pop(0) if self._failures else None
 
-    def take_malformed(self) -> bool:
+    def take_malformed(self, *, stream: bool) -> bool:
         with self._lock:
+            if stream and self._malformed_streams:
+                self._malformed_streams -= 1
+                return True
             if self._malformed:
                 self._malformed -= 1
                 return True
@@ -313,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
         if payload.get("stream"):
             self._stream(payload, reply, usage, meta)
             return
-        if self.server.take_malformed():
+        if self.server.take_malformed(stream=False):
             self._raw(200, TRUNCATED_JSON.encode())
             return
         message = {"role": "assistant", "content": reply, "refusal": None}
@@ -322,7 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, payload: dict, reply: str, usage: dict, meta: dict) -> None:
         include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-        malformed = self.server.take_malformed()
+        malformed = self.server.take_malformed(stream=True)
         disconnect = not malformed and self.server.take_disconnect()
         stall = None if malformed or disconnect else self.server.take_stall()
 

@@ -251,6 +251,41 @@ async def test_malformed_and_disconnect_are_spent_then_streams_recover(openai_se
     assert outcomes == [json.JSONDecodeError, json.JSONDecodeError, openai.APIConnectionError, "ok"]
 
 
+async def test_a_streams_only_malformed_reply_waits_for_a_stream(openai_server, client_for):
+    client = client_for()
+    openai_server.malformed_next(streams_only=True)
+
+    response = await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert response.choices[0].message.content == DEFAULT_REPLY
+
+    with pytest.raises(json.JSONDecodeError):
+        await collect(await client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    assert (
+        "".join(
+            contents(await collect(await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)))
+        )
+        == DEFAULT_REPLY
+    )
+
+
+async def test_heal_disarms_every_fault(openai_server, client_for):
+    client = client_for(timeout=0.5)
+    openai_server.fail_next(status=500, times=3)
+    openai_server.malformed_next(times=2)
+    openai_server.malformed_next(streams_only=True)
+    openai_server.disconnect_next()
+    openai_server.stall_next(seconds=5.0)
+    openai_server.delay = openai_server.token_delay = 2.0
+
+    openai_server.heal()
+
+    response = await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert response.choices[0].message.content == DEFAULT_REPLY
+    chunks = await collect(await client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    assert "".join(contents(chunks)) == DEFAULT_REPLY
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
 async def test_a_disconnected_stream_yields_what_arrived_then_raises_api_connection_error(openai_server, client_for):
     openai_server.disconnect_next()
     stream = await client_for().chat.completions.create(model="m", messages=MESSAGES, stream=True)
