@@ -4,7 +4,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from knowledge.forms import TryRetrievalForm
@@ -12,6 +12,7 @@ from knowledge.models import Article, ArticleChunk, Category, KnowledgeGap
 from knowledge.rendering import article_render_html
 from knowledge.selectors import kb_search
 from knowledge.services import article_reindex_schedule, article_save, article_status_set, knowledge_gap_status_set
+from knowledge.untrusted import instructions_find
 
 MAX_PREVIEW_CHARS = 200_000
 
@@ -48,10 +49,21 @@ class ArticleAdmin(admin.ModelAdmin):
     list_filter = ["status", "locale", "category"]
     search_fields = ["title", "slug", "body", "tags", "external_id"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["preview", "external_id", "published_at", "created_at", "updated_at", "indexed_hash"]
+    readonly_fields = [
+        "preview",
+        "withheld",
+        "external_id",
+        "published_at",
+        "created_at",
+        "updated_at",
+        "indexed_hash",
+    ]
     fieldsets = [
         (None, {"fields": ["title", "slug", "locale", "status", "category", "tags", "body"]}),
-        ("Preview", {"fields": ["preview"], "description": "As the help centre renders it; updates as you type."}),
+        (
+            "Preview",
+            {"fields": ["preview", "withheld"], "description": "As the help centre renders it; updates as you type."},
+        ),
         ("Indexing", {"classes": ["collapse"], "fields": ["external_id", "indexed_hash", "published_at"]}),
     ]
     list_select_related = ["category"]
@@ -93,6 +105,16 @@ class ArticleAdmin(admin.ModelAdmin):
             article_render_html(body=obj.body) if obj.pk else "",
         )
 
+    @admin.display(description="withheld from the copilot")
+    def withheld(self, obj: Article) -> SafeString:
+        sentences = instructions_find(f"{obj.title}\n{obj.body}")
+        if not sentences:
+            return "–"
+        return format_html(
+            "<p>These sentences speak to an AI assistant, so the copilot never sees them:</p><ul>{}</ul>",
+            format_html_join("", "<li>{}</li>", ((sentence,) for sentence in sentences)),
+        )
+
     def preview_view(self, request: HttpRequest) -> HttpResponse:
         """The help centre's rendering of an unsaved body: Markdown, then sanitised."""
         if request.method != "POST":
@@ -102,6 +124,13 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Article, form, change: bool) -> None:
         article_save(article=obj)
+        if sentences := instructions_find(f"{obj.title}\n{obj.body}"):
+            self.message_user(
+                request,
+                f"{len(sentences)} sentence(s) of this article speak to an AI assistant and are withheld "
+                "from the copilot; see \u201cwithheld from the copilot\u201d below.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Publish selected articles")
     def publish(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -24,6 +24,7 @@ from knowledge.calibration import confidence_from_scores
 from knowledge.embeddings import embedder_get
 from knowledge.models import SEARCH_CONFIGS, Article, Category
 from knowledge.textsearch import simple_terms
+from knowledge.untrusted import instructions_strip
 
 FALLBACK_LOCALE = "en"
 RRF_K = 60
@@ -292,13 +293,13 @@ def search_fuse(
             SearchHit(
                 chunk_id=chunk_id,
                 article_id=row[1],
-                title=row[2],
+                title=instructions_strip(row[2]),
                 slug=row[3],
                 locale=row[4],
                 category=row[5],
                 heading=row[6],
                 anchor=row[7],
-                text=row[8],
+                text=instructions_strip(row[8]),
                 chunk_score=chunk_score,
                 title_score=title_score,
                 vector_score=vector_score,
