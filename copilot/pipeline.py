@@ -165,8 +165,9 @@ async def turn_run(
             if isinstance(event, TokenEvent) and turn.trace.first_token_ms is None:
                 turn.trace.first_token_ms = turn.trace.elapsed_ms()
             yield event
-    except Exception:
+    except Exception as exc:
         logger.exception("Copilot turn for message %s failed", message_id)
+        turn.trace.failed(exc)
         async for event in fail_safely(turn):
             yield event
 
@@ -475,22 +476,15 @@ def grounding_build(turn: Turn, *, feedback: list[str] | None = None) -> Groundi
     )
 
 
-async def generate(turn: Turn, grounding: Grounding) -> AsyncIterator[str]:
-    """The engine's answer as deltas; the offline engine takes over if it fails before the first one."""
-    produced = False
+async def generate_text(turn: Turn, grounding: Grounding) -> str:
+    """The whole answer, before any of it is sent: if the engine fails, even midway, the offline engine writes it."""
     try:
-        async for delta in turn.engine.generate(grounding=grounding):
-            produced = True
-            yield delta
+        return "".join([delta async for delta in turn.engine.generate(grounding=grounding)])
     except EngineError as exc:
+        if turn.engine is turn.offline:
+            raise
         turn.trace.fallbacks.append(str(exc))
-        if produced:
-            # Half an answer is out; be honest about it and get a person.
-            turn.escalation_reasons.append(escalation.ENGINE_FAILURE)
-            yield " " + t.text(turn.language, "lost")
-            return
-        async for delta in turn.offline.generate(grounding=grounding):
-            yield delta
+        return "".join([delta async for delta in turn.offline.generate(grounding=grounding)])
 
 
 async def quality_check(turn: Turn, grounding: Grounding, answer: str) -> Quality:
@@ -504,13 +498,13 @@ async def answer_verified(turn: Turn) -> AsyncIterator[Event]:
     """Check before sending: regenerate once with the feedback, then fall back to a safe answer."""
     grounding = grounding_build(turn)
     async with turn.trace.step("generate"):
-        answer = "".join([delta async for delta in generate(turn, grounding)])
+        answer = await generate_text(turn, grounding)
     quality = await quality_check(turn, grounding, answer)
     if quality.score < settings.COPILOT_QA_THRESHOLD:
         turn.regenerated = True
         grounding = replace(grounding, feedback=quality.reasons)
         async with turn.trace.step("regenerate"):
-            answer = "".join([delta async for delta in generate(turn, grounding)])
+            answer = await generate_text(turn, grounding)
         quality = await quality_check(turn, grounding, answer)
     if quality.score < settings.COPILOT_QA_THRESHOLD:
         turn.flagged = True
@@ -537,13 +531,32 @@ async def answer_streamed(turn: Turn) -> AsyncIterator[Event]:
         released.append(sentence)
         return True
 
-    buffer = ""
+    engine, buffer = turn.engine, ""
     async with turn.trace.step("generate"):
-        async for delta in generate(turn, grounding):
-            sentences, buffer = sentences_split(buffer + delta)
-            for sentence in sentences:
-                if admit(sentence):
-                    yield TokenEvent(delta=sentence)
+        while True:
+            buffer = ""
+            try:
+                async for delta in engine.generate(grounding=grounding):
+                    sentences, buffer = sentences_split(buffer + delta)
+                    for sentence in sentences:
+                        if admit(sentence):
+                            yield TokenEvent(delta=sentence)
+                break
+            except EngineError as exc:
+                if engine is turn.offline:
+                    raise
+                turn.trace.fallbacks.append(str(exc))
+                if not released:
+                    # Nothing reached the customer yet: the offline engine answers from the start.
+                    engine = turn.offline
+                    continue
+                # Part of the answer is out: drop the unfinished sentence, say so, and get a person.
+                turn.escalation_reasons.append(escalation.ENGINE_FAILURE)
+                lost = ("" if released[-1][-1:].isspace() else " ") + t.text(turn.language, "lost")
+                released.append(lost)
+                yield TokenEvent(delta=lost)
+                buffer = ""
+                break
         if buffer.strip() and admit(buffer):
             yield TokenEvent(delta=buffer)
     answer = "".join(released).strip()
@@ -630,7 +643,8 @@ async def persist(turn: Turn) -> MessageEvent:
             query_vector=knowledge.query_vector.tolist() if knowledge and knowledge.query_vector is not None else None,
         )
     record.total_ms = turn.trace.elapsed_ms()
-    stored, reply = await database_sync_to_async(turn_record)(record=record)
+    async with turn.trace.step("persist"):
+        stored, reply = await database_sync_to_async(turn_record)(record=record)
     turn.record, turn.reply_id = record, reply.pk
     return MessageEvent(
         message_id=reply.pk, text=reply.content, citations=citations, turn_id=stored.pk, offer_human=turn.offer_human

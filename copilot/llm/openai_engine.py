@@ -10,7 +10,8 @@ still fails raises ``EngineError`` and the pipeline falls back to the offline en
 import asyncio
 import json
 import weakref
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -42,6 +43,19 @@ from knowledge.chunking import token_estimate
 FAILURES = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, KeyError, TypeError, ValueError)
 
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def reply_read(name: str) -> Iterator[None]:
+    """Reading a parsed reply: JSON that does not fit the schema is this engine's failure too.
+
+    Servers without strict structured outputs (llama.cpp, vLLM without a grammar) can send
+    ``{}`` or a string where a number belongs.
+    """
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise EngineError(f"{name}: the reply does not fit the schema: {type(exc).__name__}: {exc}") from exc
 
 
 def client_get() -> openai.AsyncOpenAI:
@@ -190,7 +204,8 @@ class OpenAIEngine:
         if self._offline:
             return await self._offline.extract_entities(text=text, products=products)
         payload = await self._analyse(text=text)
-        return _entities_from(payload["entities"], text=text, products=products)
+        with reply_read("analysis"):
+            return _entities_from(payload["entities"], text=text, products=products)
 
     async def classify_intent(
         self, *, text: str, vector: Awaitable[np.ndarray], classifier: IntentClassifier | None
@@ -198,24 +213,26 @@ class OpenAIEngine:
         if self._offline:
             return await self._offline.classify_intent(text=text, vector=vector, classifier=classifier)
         payload = await self._analyse(text=text)
-        intent = payload["intent"]
-        if intent not in self.labels:
-            raise EngineError(f"analysis: unknown intent {intent!r}")
-        confidence = float(payload["intent_confidence"])
-        return IntentPrediction(intent=intent, confidence=confidence, ranking=((intent, confidence),))
+        with reply_read("analysis"):
+            intent = payload["intent"]
+            if intent not in self.labels:
+                raise EngineError(f"analysis: unknown intent {intent!r}")
+            confidence = float(payload["intent_confidence"])
+            return IntentPrediction(intent=intent, confidence=confidence, ranking=((intent, confidence),))
 
     async def analyze_sentiment(self, *, text: str, language: str) -> SentimentResult:
         if self._offline:
             return await self._offline.analyze_sentiment(text=text, language=language)
         payload = await self._analyse(text=text)
-        if payload["sentiment"] not in SENTIMENTS or payload["urgency"] not in URGENCIES:
-            raise EngineError("analysis: sentiment or urgency outside the allowed values")
-        return SentimentResult(
-            sentiment=payload["sentiment"],
-            urgency=payload["urgency"],
-            score=float(payload["sentiment_score"]),
-            signals=tuple(str(s) for s in payload["signals"]),
-        )
+        with reply_read("analysis"):
+            if payload["sentiment"] not in SENTIMENTS or payload["urgency"] not in URGENCIES:
+                raise EngineError("analysis: sentiment or urgency outside the allowed values")
+            return SentimentResult(
+                sentiment=payload["sentiment"],
+                urgency=payload["urgency"],
+                score=float(payload["sentiment_score"]),
+                signals=tuple(str(s) for s in payload["signals"]),
+            )
 
     def _generation_request(self, grounding: Grounding) -> dict:
         if self.profile == "small":
@@ -278,10 +295,11 @@ class OpenAIEngine:
             },
         ]
         payload = await self._complete(messages=messages, schema_name="quality", schema=JUDGE_SCHEMA)
-        judged = float(payload["score"])
+        with reply_read("quality"):
+            judged = float(payload["score"])
+            reasons = [f"model: {reason}" for reason in payload["reasons"][:5]]
         if not 0 <= judged <= 10:
             raise EngineError(f"quality: score {judged} outside 0-10")
-        reasons = [f"model: {reason}" for reason in payload["reasons"][:5]]
         if judged < rules.score:
             return Quality(score=judged, reasons=reasons + rules.reasons)
         return Quality(score=rules.score, reasons=rules.reasons + reasons)

@@ -159,6 +159,72 @@ def test_a_stream_that_breaks_midway_is_admitted_and_escalated(llm, ask):
     assert "lost my train of thought" in final(events).text
 
 
+def test_a_stream_that_stalls_after_a_sentence_drops_the_unfinished_one_and_escalates(llm, ask, settings):
+    settings.COPILOT_LLM_TIMEOUT = 0.5
+    llm.chat_handler = Model("Hi Petr. Your order 12345 is on its way with PPL.")
+    # "Hi ", "Petr. " make a sentence; "Your ", "order " do not yet.
+    llm.stall_next(after_chunks=4, seconds=5.0)
+    events, turn = ask("Where is my order 12345?")
+    assert turn.fallback == "generate: APITimeoutError: Request timed out."
+    assert tokens(events) == [
+        "Hi Petr. ",
+        "Sorry, I lost my train of thought there. A colleague will follow up on this.",
+    ]
+    assert final(events).text == "Hi Petr. Sorry, I lost my train of thought there. A colleague will follow up on this."
+    assert turn.escalated and turn.ticket is not None
+    assert turn.escalation_reasons == ["engine_failure"]
+
+
+def test_a_stream_that_breaks_before_a_whole_sentence_is_answered_by_the_offline_engine(llm, ask):
+    # "Hi ", "Petr, " arrive, then the connection drops: the customer has seen nothing yet.
+    llm.disconnect_next()
+    events, turn = ask("Where is my order 12345?")
+    assert turn.fallback == "generate: APIConnectionError: Connection error."
+    answer = final(events).text
+    assert "12345" in answer and "PPL" in answer
+    assert "lost my train of thought" not in answer
+    assert "".join(tokens(events)).strip() == answer
+    assert "engine_failure" not in turn.escalation_reasons
+    assert not turn.escalated
+
+
+def test_verified_mode_redoes_a_stream_broken_midway_with_the_offline_engine(llm, ask):
+    # Nothing is sent before the check, so half an answer is never worth an apology.
+    llm.chat_handler = Model("Hi Petr. Your order 12345 is on its way. I will tell you more in a moment, please wait.")
+    llm.disconnect_next()
+    events, turn = ask("Where is my order 12345?", delivery="verified")
+    assert turn.fallback == "generate: APIConnectionError: Connection error."
+    answer = final(events).text
+    assert tokens(events) == [answer]
+    assert "12345" in answer and "PPL" in answer
+    assert "lost my train of thought" not in answer and "Hi Petr. Your" not in answer
+    assert "engine_failure" not in turn.escalation_reasons
+    assert not turn.escalated
+
+
+def test_an_analysis_that_does_not_fit_the_schema_falls_back(llm, ask):
+    model = Model()
+    # What a server without strict structured outputs may send.
+    llm.chat_handler = lambda body: "{}" if schema_name(body) == "analysis" else model(body)
+    events, turn = ask("Where is my order 12345?")
+    assert "classify_intent: analysis: the reply does not fit the schema: KeyError: 'intent'" in turn.fallback
+    assert "analyze_sentiment: analysis: the reply does not fit the schema: KeyError" in turn.fallback
+    assert "extract_entities: analysis: the reply does not fit the schema: KeyError" in turn.fallback
+    assert turn.intent in ("shipping", "orders")
+    assert "copilot_error" not in turn.escalation_reasons
+    assert final(events).text == GOOD_ANSWER.strip()
+
+
+def test_a_verdict_that_does_not_fit_the_schema_falls_back_to_the_rules(llm, ask):
+    model = Model()
+    verdict = json.dumps({"score": "great", "reasons": []})
+    llm.chat_handler = lambda body: verdict if schema_name(body) == "quality" else model(body)
+    events, turn = ask("Where is my order 12345?")
+    assert turn.fallback.startswith("quality_check: quality: the reply does not fit the schema: ValueError")
+    assert turn.qa_score is not None
+    assert final(events).text == GOOD_ANSWER.strip()
+
+
 def test_a_sentence_with_an_invented_number_is_held_back(llm, ask):
     llm.chat_handler = Model(
         "Hi Petr, order 12345 was shipped with PPL. Your refund of 4999 CZK for order 55555 is on its way. "
