@@ -270,6 +270,21 @@ class Cluster:
             found[f"celery-pool-{number}"] = child
         return found
 
+    def sockets_by_process(self) -> dict[str, int]:
+        """Established connections each daphne process holds on the shared port: how evenly the kernel spread them."""
+        import psutil
+
+        counts = {}
+        for label, process in self.processes().items():
+            if label.startswith("daphne"):
+                try:
+                    connections = process.net_connections(kind="tcp")
+                except psutil.Error:
+                    continue
+                established = [c for c in connections if c.status == psutil.CONN_ESTABLISHED]
+                counts[label] = sum(1 for c in established if c.laddr and c.laddr.port == self.port)
+        return counts
+
     def error_lines(self) -> dict[str, int]:
         """ERROR lines and tracebacks in the servers' log, by logger, so a quiet failure still shows."""
         counts: dict[str, int] = defaultdict(int)
@@ -489,6 +504,8 @@ class Session:
         self.answers_seen: dict[int, int] = defaultdict(int)
         self.epoch = -1
         self.sent_count = 0
+        # Where this session's messages are recorded: the run's list, or the warm-up's.
+        self.sink = bench.sent
 
     def headers(self, token: str = "") -> dict:
         headers = {
@@ -569,9 +586,10 @@ class Session:
         except Exception as exc:
             self.bench.error(f"ws_read_{type(exc).__name__}")
         finally:
+            expected = self.closed or self.bench.closing
             self.closed = True
             self.close_code = self.ws.close_code
-            if not self.bench.closing:
+            if not expected:
                 self.bench.error(f"ws_closed_{self.close_code}")
             if self.inflight is not None:
                 self.inflight.done.set()
@@ -660,7 +678,7 @@ class Session:
         bench = self.bench
         sent = Sent(client_id=uuid.uuid4().hex, session=self, text=self.text(), t_send=time.monotonic())
         self.by_client[sent.client_id] = sent
-        bench.sent.append(sent)
+        self.sink.append(sent)
         self.sent_count += 1
         self.inflight = sent
         try:
@@ -695,6 +713,8 @@ class Step:
     ended: float = 0.0
     drained: float = 0.0
     held: int = 0
+    # Sockets each daphne process held at the end of the step.
+    spread: dict = field(default_factory=dict)
     opened_failed: int = 0
     errors: dict = field(default_factory=dict)
     result: dict = field(default_factory=dict)
@@ -721,6 +741,7 @@ class Bench:
         self.deadline = time.monotonic() + args.max_minutes * 60
         self.lags: list[tuple[float, float]] = []
         self.http = None
+        self.warm: dict = {}
 
     def error(self, kind: str) -> None:
         self.errors[kind] += 1
@@ -763,6 +784,29 @@ class Bench:
         # Late frames (a duplicate answer would arrive now) still count.
         await asyncio.sleep(2.0)
 
+    async def warm_up(self, count: int) -> dict:
+        """A few answers before any step: each daphne process loads its models on its first turn."""
+        warm: list[Sent] = []
+        sessions = []
+        for number in range(count):
+            session = Session(self, 1_000_000 + number)
+            session.sink = warm
+            sessions.append(session)
+        began = time.monotonic()
+        opened = await asyncio.gather(*(s.open() for s in sessions), return_exceptions=True)
+        ready = [s for s, ok in zip(sessions, opened, strict=True) if ok is True]
+        await asyncio.gather(*(s.send() for s in ready), return_exceptions=True)
+        for session in sessions:
+            session.closed = True
+        await asyncio.gather(*(s.ws.close() for s in sessions if s.ws is not None), return_exceptions=True)
+        firsts = [(s.t_first - s.t_send) * 1000 for s in warm if s.t_first is not None]
+        return {
+            "sessions": count,
+            "answered": sum(s.t_answer is not None for s in warm),
+            "first_token_ms": spread(firsts),
+            "seconds": round(time.monotonic() - began, 1),
+        }
+
     async def stub_stats(self, since: float, *, reset: bool = False) -> dict:
         query = f"?since={since}" + ("&reset=1" if reset else "")
         try:
@@ -775,13 +819,25 @@ class Bench:
 
         self.http = httpx2.AsyncClient(
             timeout=self.args.open_timeout,
-            limits=httpx2.Limits(max_connections=64, max_keepalive_connections=64),
+            # A connection per request, as every visitor's browser has its own: no pooled sockets in the counts.
+            limits=httpx2.Limits(max_connections=64, max_keepalive_connections=0),
             trust_env=False,
         )
         lag_task = asyncio.ensure_future(self.watch_lag())
         results: list[Step] = []
         verified_upto = 0
         try:
+            if self.args.warmup:
+                errors_before = dict(self.errors)
+                self.warm = await self.warm_up(self.args.warmup)
+                self.warm["errors"] = {k: v - errors_before.get(k, 0) for k, v in self.errors.items()}
+                self.errors = defaultdict(int, errors_before)
+                first = self.warm["first_token_ms"]
+                print(
+                    f"  warm-up: {self.warm['answered']} of {self.args.warmup} answered in {self.warm['seconds']} s; "
+                    f"cold first token p50 {_ms(first, 'p50')} ms, max {_ms(first, 'max')} ms",
+                    flush=True,
+                )
             for target in steps:
                 if time.monotonic() > self.deadline:
                     print(f"  run deadline reached before step {target}")
@@ -802,6 +858,7 @@ class Bench:
                 await self.drain()
                 step.drained = time.monotonic()
                 step.held = sum(s.opened and not s.closed for s in self.sessions)
+                step.spread = await asyncio.to_thread(self.cluster.sockets_by_process)
                 step.errors = {
                     k: v - errors_before.get(k, 0) for k, v in self.errors.items() if v != errors_before.get(k, 0)
                 }
@@ -809,7 +866,11 @@ class Bench:
                 verified_upto = len(self.sent)
                 stub = await self.stub_stats(step.began)
                 checks = await asyncio.to_thread(verify, batch)
-                step.result = summarise(self, step, batch, checks, stub, sampler.window(step.began, step.ended))
+                resources = sampler.window(step.began, step.ended)
+                resources["pg_connections_max_ramp"] = sampler.window(step.ramp_began, step.began).get(
+                    "pg_connections_max"
+                )
+                step.result = summarise(self, step, batch, checks, stub, resources)
                 results.append(step)
                 print_step(step)
                 handled = step.result["messages"]["sent_total"]
@@ -856,7 +917,7 @@ def verify(batch: list[Sent]) -> dict:
             for reply_to, pk in query.values_list("metadata__in_reply_to", "pk"):
                 answers[int(reply_to)].append(pk)
             for row in CopilotTurn.objects.filter(customer_message_id__in=chunk).values_list(
-                "customer_message_id", "first_token_ms", "total_ms", "fallback", "escalated"
+                "customer_message_id", "first_token_ms", "total_ms", "fallback", "escalated", "steps"
             ):
                 turns[row[0]] = row[1:]
     finally:
@@ -908,6 +969,11 @@ def summarise(bench: Bench, step: Step, batch: list[Sent], checks: dict, stub: d
         for pk in rows.get(s.client_id, [])[:1]
         if pk in turns and turns[pk][0] is not None
     ]
+    server_steps: dict[str, list[float]] = defaultdict(list)
+    for s in window:
+        for pk in rows.get(s.client_id, [])[:1]:
+            for trace_step in (turns.get(pk) or (None,) * 5)[4] or []:
+                server_steps[trace_step["name"]].append(trace_step["ms"])
     fallbacks = sum(1 for s in batch for pk in rows.get(s.client_id, [])[:1] if pk in turns and turns[pk][2])
     escalated = sum(1 for s in batch for pk in rows.get(s.client_id, [])[:1] if pk in turns and turns[pk][3])
     lags = [lag for at, lag in bench.lags if step.began <= at <= step.ended]
@@ -916,6 +982,7 @@ def summarise(bench: Bench, step: Step, batch: list[Sent], checks: dict, stub: d
     return {
         "target": step.target,
         "held": step.held,
+        "sockets_by_process": step.spread,
         "open_failed": step.opened_failed,
         "ramp_s": round(step.began - step.ramp_began, 1),
         "window_s": round(duration, 1),
@@ -930,6 +997,7 @@ def summarise(bench: Bench, step: Step, batch: list[Sent], checks: dict, stub: d
         "ttft_ms": spread(ttft),
         "ttft_overhead_ms": spread(overhead),
         "server_first_token_overhead_ms": spread(server_ttft),
+        "server_steps_ms": {name: spread(values) for name, values in server_steps.items()},
         "ack_ms": spread(acks),
         "answer_ms": spread(answers),
         "model_wait_ms": model_wait_ms,
@@ -980,7 +1048,7 @@ def print_step(step: Step) -> None:
     )
 
 
-def report(results: list[Step], args, cluster: Cluster, sampler: Sampler, error_lines: dict) -> dict:
+def report(results: list[Step], args, cluster: Cluster, sampler: Sampler, error_lines: dict, bench_warm: dict) -> dict:
     print("\nRESULTS (times in ms; overhead = time to first token frame minus the model's own wait)")
     header = (
         f"{'sessions':>9} {'held':>5} {'msgs':>6} {'msg/s':>6} {'ovh p50':>8} {'p95':>6} {'p99':>6} "
@@ -1023,7 +1091,15 @@ def report(results: list[Step], args, cluster: Cluster, sampler: Sampler, error_
             print(
                 f"    redis: {redis['clients_max']} clients, {redis['used_mb_max']} MB, "
                 f"{redis['commands_per_s']} commands/s; PostgreSQL connections to the scratch database: "
-                f"{resources.get('pg_connections_max', '-')}"
+                f"{resources.get('pg_connections_max', '-')} "
+                f"(while ramping: {resources.get('pg_connections_max_ramp')})"
+            )
+        print(f"    sockets held by process: {step.result['sockets_by_process']}")
+        traced = step.result["server_steps_ms"]
+        if traced:
+            print(
+                "    server trace p50/p95: "
+                + ", ".join(f"{name} {_ms(v, 'p50')}/{_ms(v, 'p95')}" for name, v in traced.items())
             )
         stub = step.result["stub"]
         late = stub.get("first_token_late_ms") or {}
@@ -1051,6 +1127,7 @@ def report(results: list[Step], args, cluster: Cluster, sampler: Sampler, error_
         "knee": knee,
         "highest_passing": best,
         "target_met": target_met,
+        "warm_up": bench_warm,
         "limits": sampler.limits,
         "server_error_lines": error_lines,
         "steps": [step.result for step in results],
@@ -1126,12 +1203,17 @@ def main() -> None:
     )
     parser.add_argument("--max-messages", type=int, default=500, help="messages per session at most (default 500)")
     parser.add_argument("--max-minutes", type=float, default=120.0, help="hard limit on the load phase (default 120)")
+    parser.add_argument(
+        "--warmup", type=int, default=-1, help="sessions answered once before the ramp (default 4 per daphne process)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--db-name", default=DB_NAME, help=f"scratch database (default {DB_NAME})")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (and the logs) for --reuse")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
     args = parser.parse_args()
     steps = sorted({int(s) for s in args.steps.split(",") if s.strip()})
+    if args.warmup < 0:
+        args.warmup = 4 * args.web
     if not steps or steps[0] < 1 or args.web < 1 or args.workers < 0 or args.ramp_rate <= 0:
         parser.error("--steps needs positive numbers; --web >= 1, --workers >= 0, --ramp-rate > 0")
 
@@ -1169,7 +1251,7 @@ def main() -> None:
         results = asyncio.run(bench.run(steps, sampler))
         sampler.stopping.set()
         sampler.join(timeout=10)
-        report(results, args, cluster, sampler, cluster.error_lines())
+        report(results, args, cluster, sampler, cluster.error_lines(), bench.warm)
     finally:
         if sampler is not None:
             sampler.stopping.set()
