@@ -8,11 +8,14 @@ what is only in flight (status chips, tokens) is sent from here.
 import logging
 import time
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from copilot.events import StatusEvent, TokenEvent
+from copilot.models import CopilotTurn
 from copilot.pipeline import turn_run
 from copilot.services import customer_message_receive
 from helpdesk import realtime
@@ -37,15 +40,68 @@ def chat_message_receive(*, conversation: Conversation, text: str, client_id: st
         raise ValidationError({"text": f"A message can have at most {settings.CHAT_MESSAGE_MAX_CHARS} characters."})
     if client_id and (existing := conversation.messages.filter(client_message_id=client_id).first()):
         return existing, False
-    key = f"chat-rate:{conversation.pk}:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=120)
-    if cache.incr(key) > settings.CHAT_MESSAGES_PER_MINUTE:
+    if _rate_count(conversation_id=conversation.pk) > settings.CHAT_MESSAGES_PER_MINUTE:
         raise RateLimited("Too many messages in a minute; please wait a moment.")
     return customer_message_receive(conversation=conversation, content=text, client_message_id=client_id)
 
 
+def _rate_count(*, conversation_id: int) -> int:
+    """This minute's messages so far, this one included; 0 while the shared cache is down.
+
+    The limit counts in the cache (Redis), the message goes to the database: a cache
+    outage lifts the limit for a while rather than losing what customers write.
+    """
+    key = f"chat-rate:{conversation_id}:{int(time.time() // 60)}"
+    try:
+        cache.add(key, 0, timeout=120)
+        return cache.incr(key)
+    except Exception:
+        logger.warning("Chat rate limit not applied: the cache is unavailable", exc_info=True)
+        return 0
+
+
 # How long a claim on answering a message holds if its process dies without releasing it.
 TURN_CLAIM_SECONDS = 90
+# Messages this process is answering: the claim that still holds while the shared cache is down.
+_answering: set[int] = set()
+
+
+async def _claim(message_id: int) -> bool:
+    if message_id in _answering:
+        return False
+    _answering.add(message_id)
+    try:
+        if not await cache.aadd(f"turn-claim:{message_id}", 1, timeout=TURN_CLAIM_SECONDS):
+            _answering.discard(message_id)
+            return False
+    except Exception:
+        # Without the shared cache only this process's claim holds; the database still keeps
+        # one turn per message (CopilotTurn.customer_message is unique).
+        logger.warning("Answering message %s without a shared claim: the cache is unavailable", message_id)
+    return True
+
+
+async def _release(message_id: int) -> None:
+    _answering.discard(message_id)
+    try:
+        await cache.adelete(f"turn-claim:{message_id}")
+    except Exception:
+        logger.warning("Could not release the claim on message %s; it expires by itself", message_id)
+
+
+@transaction.atomic
+def turn_delivery_failed(*, message_id: int, ms: float, error: str) -> bool:
+    """Add a failed ``deliver`` step to the trace of the turn that answered ``message_id``.
+
+    The answer is stored; only its live stream was lost, and the customer gets the answer
+    when their socket resumes. Returns whether a turn was found.
+    """
+    turn = CopilotTurn.objects.select_for_update().filter(customer_message_id=message_id).first()
+    if turn is None:
+        return False
+    turn.steps = [*turn.steps, {"name": "deliver", "ms": round(ms, 2), "ok": False, "error": error[:500]}]
+    turn.save(update_fields=["steps"])
+    return True
 
 
 async def turn_deliver(*, conversation_id: int, message_id: int, text: str | None = None) -> bool:
@@ -59,22 +115,29 @@ async def turn_deliver(*, conversation_id: int, message_id: int, text: str | Non
     a reconnect while the answer is still streaming does not start a second stream.
     Returns whether this call answered it.
     """
-    claim = f"turn-claim:{message_id}"
-    if not await cache.aadd(claim, 1, timeout=TURN_CLAIM_SECONDS):
+    if not await _claim(message_id):
         return False
     group = realtime.conversation_group(conversation_id)
+    began = time.perf_counter()
+    lost: list[str] = []
+
+    async def send(frame: dict) -> None:
+        # Once the channel layer has failed, the rest of the stream is skipped: each try
+        # would only wait for a connection that is not there.
+        if lost and frame["type"] in ("token", "status"):
+            return
+        if not await realtime.agroup_send(group, frame):
+            lost.append(frame["type"])
+
     try:
         async for event in turn_run(message_id=message_id, text=text):
             if isinstance(event, TokenEvent):
-                await realtime.agroup_send(group, {"type": "token", "reply_to": message_id, "delta": event.delta})
+                await send({"type": "token", "reply_to": message_id, "delta": event.delta})
             elif isinstance(event, StatusEvent):
-                await realtime.agroup_send(
-                    group, {"type": "status", "key": event.code, "text": event.text, "reply_to": message_id}
-                )
+                await send({"type": "status", "key": event.code, "text": event.text, "reply_to": message_id})
     except Exception:
         logger.exception("Could not answer message %s", message_id)
-        await realtime.agroup_send(
-            group,
+        await send(
             {
                 "type": "error",
                 "code": "copilot_unavailable",
@@ -82,6 +145,14 @@ async def turn_deliver(*, conversation_id: int, message_id: int, text: str | Non
             },
         )
     finally:
-        await realtime.agroup_send(group, {"type": "reply_done", "reply_to": message_id})
-        await cache.adelete(claim)
+        await send({"type": "reply_done", "reply_to": message_id})
+        await _release(message_id)
+    if lost:
+        error = f"channel layer unavailable; live {', '.join(dict.fromkeys(lost))} frames lost"
+        try:
+            await database_sync_to_async(turn_delivery_failed)(
+                message_id=message_id, ms=(time.perf_counter() - began) * 1000, error=error
+            )
+        except Exception:
+            logger.exception("Could not trace the lost delivery of message %s", message_id)
     return True

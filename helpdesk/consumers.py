@@ -3,10 +3,14 @@
 import asyncio
 import json
 import logging
+import weakref
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -37,14 +41,113 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+# The channel layer (Redis) came back after an outage: reconnect and catch up. RFC 6455's 1012
+# (Service Restart) moved to the application's range: daphne sends only 1000 and 3000-4999.
+CLOSE_RECONNECT = 4012
+# How often a socket whose channel layer is down tries it again.
+LAYER_RETRY_SECONDS = 1.0
 # A frame bigger than this is refused before it is parsed.
 MAX_FRAME_BYTES = 16 * 1024
+# This process's open sockets (see JsonFrameConsumer.layer_failed).
+_open_sockets: "weakref.WeakSet[JsonFrameConsumer]" = weakref.WeakSet()
 
 
 class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
-    """Parses frames defensively: bad input gets an ``error`` frame and the socket stays open."""
+    """Parses frames defensively: bad input gets an ``error`` frame and the socket stays open.
+
+    The socket also outlives its channel layer: while Redis is down the customer can still
+    write (messages go to the database) and only live frames from other processes stop.
+    When the layer answers again, the socket rejoins its groups and closes with 4012; the
+    client reconnects and catches up on what it missed (the widget's ``resume``, the
+    console's reload), which no live frame can replay.
+    """
 
     handlers: dict[str, str] = {}
+    layer_recovery: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send):
+        # AsyncConsumer.__call__, but a channel layer that fails does not end the socket.
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            sources.append(self.layer_receive)
+        _open_sockets.add(self)
+        try:
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            _open_sockets.discard(self)
+            if self.layer_recovery is not None:
+                self.layer_recovery.cancel()
+
+    async def layer_receive(self) -> dict:
+        while True:
+            try:
+                return await self.channel_layer.receive(self.channel_name)
+            except Exception as exc:
+                if self.layer_recovery is None and await self.layer_answers():
+                    # Not an outage: a blocking read that outlived the client's socket timeout.
+                    logger.debug("Channel layer receive failed; the layer answers, receiving again", exc_info=True)
+                    continue
+                self.layer_failed(exc)
+                await asyncio.sleep(LAYER_RETRY_SECONDS)
+
+    async def layer_answers(self) -> bool:
+        """Whether the channel layer takes this socket's groups (rejoining them); False without any."""
+        groups = self.layer_groups()
+        if not groups:
+            return False
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            logger.debug("Channel layer unavailable", exc_info=True)
+            return False
+        return True
+
+    def layer_failed(self, error: Exception) -> None:
+        """The channel layer is down. Every socket of this process shares its connection, and
+        some of them may be waiting behind the one that saw the error: all of them recover."""
+        waiting = [socket for socket in _open_sockets if socket.layer_recovery is None]
+        for socket in waiting:
+            socket.layer_recovery = asyncio.ensure_future(socket.layer_recover())
+        if waiting:
+            logger.warning(
+                "Channel layer unavailable; %d sockets keep serving without live updates",
+                len(waiting),
+                exc_info=error,
+            )
+
+    async def layer_recover(self) -> None:
+        """Until the layer takes this socket's groups again; then close, for the client to catch up."""
+        while True:
+            await asyncio.sleep(LAYER_RETRY_SECONDS)
+            if await self.layer_answers():
+                break
+        logger.info("Channel layer is back; socket %s reconnects to catch up", self.channel_name)
+        await self.close(code=CLOSE_RECONNECT)
+
+    def layer_groups(self) -> list[str]:
+        """The groups this socket belongs in (rejoined when the channel layer returns)."""
+        return []
+
+    async def group_join(self, group: str) -> None:
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:
+            self.layer_failed(exc)
+
+    async def group_leave(self, group: str) -> None:
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            # Redis is down: the membership expires by itself (group_expiry), and sends to a
+            # closed socket's channel are dropped.
+            logger.info("Could not leave %s: the channel layer is unavailable", group)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:
@@ -88,9 +191,10 @@ class ChatConsumer(JsonFrameConsumer):
         "human": "on_human",
         "ping": "on_ping",
     }
+    # Set once the conversation is known; the channel layer can fail before that.
+    group: str | None = None
 
     async def connect(self):
-        self.group = None
         # Answers keep running if the socket goes; the set keeps them from being collected.
         self.turns: set[asyncio.Task] = set()
         claims = conversation_token_read(token=self.scope["url_route"]["kwargs"]["token"])
@@ -105,13 +209,16 @@ class ChatConsumer(JsonFrameConsumer):
             return
         self.conversation = conversation
         self.group = realtime.conversation_group(conversation.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.group_join(self.group)
         await self.presence(online=True)
 
     async def disconnect(self, code):
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.group_leave(self.group)
             await self.presence(online=False)
+
+    def layer_groups(self) -> list[str]:
+        return [self.group] if self.group else []
 
     async def presence(self, *, online: bool) -> None:
         # A cache that is down must not cost the customer the chat; presence only decides emails.
@@ -215,26 +322,31 @@ class ConsoleConsumer(JsonFrameConsumer):
         "ping": "on_ping",
     }
 
+    joined = False
+
     async def connect(self):
         self.user = self.scope.get("user")
         self.watching: set[int] = set()
-        self.joined = False
         await self.accept()
         if not await database_sync_to_async(user_is_agent)(user=self.user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.channel_layer.group_add(realtime.CONSOLE_GROUP, self.channel_name)
         self.joined = True
+        await self.group_join(realtime.CONSOLE_GROUP)
         await database_sync_to_async(agent_presence_connect)(user=self.user)
         await self.send_presence()
 
     async def disconnect(self, code):
         if not self.joined:
             return
-        await self.channel_layer.group_discard(realtime.CONSOLE_GROUP, self.channel_name)
-        for conversation_id in self.watching:
-            await self.channel_layer.group_discard(realtime.conversation_group(conversation_id), self.channel_name)
+        for group in self.layer_groups():
+            await self.group_leave(group)
         await database_sync_to_async(agent_presence_disconnect)(user=self.user)
+
+    def layer_groups(self) -> list[str]:
+        if not self.joined:
+            return []
+        return [realtime.CONSOLE_GROUP, *(realtime.conversation_group(pk) for pk in self.watching)]
 
     def conversation_id(self, content: dict) -> int | None:
         value = content.get("conversation")
@@ -252,14 +364,14 @@ class ConsoleConsumer(JsonFrameConsumer):
             return
         if conversation_id not in self.watching:
             self.watching.add(conversation_id)
-            await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
+            await self.group_join(realtime.conversation_group(conversation_id))
         await self.send_json({"type": "watching", "conversation": conversation_id})
 
     async def on_unwatch(self, content: dict) -> None:
         conversation_id = self.conversation_id(content)
         if conversation_id in self.watching:
             self.watching.discard(conversation_id)
-            await self.channel_layer.group_discard(realtime.conversation_group(conversation_id), self.channel_name)
+            await self.group_leave(realtime.conversation_group(conversation_id))
 
     async def on_typing(self, content: dict) -> None:
         conversation_id, active = self.conversation_id(content), content.get("active")

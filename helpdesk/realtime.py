@@ -20,25 +20,33 @@ def conversation_group(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
 
 
-def group_send(group: str, frame: dict) -> None:
-    """Send now. A channel layer that is down loses the live update, never the stored data."""
+def group_send(group: str, frame: dict) -> bool:
+    """Send now. A channel layer that is down loses the live update, never the stored data.
+
+    Returns whether the layer took the frame; the sockets that missed it catch up when they
+    reconnect (the widget's ``resume``, the console's reload).
+    """
     layer = get_channel_layer()
     if layer is None:
-        return
+        return False
     try:
         async_to_sync(layer.group_send)(group, {"type": "relay", "group": group, "frame": frame})
     except Exception:
         logger.exception("Could not send a %s frame to %s", frame.get("type"), group)
+        return False
+    return True
 
 
-async def agroup_send(group: str, frame: dict) -> None:
+async def agroup_send(group: str, frame: dict) -> bool:
     layer = get_channel_layer()
     if layer is None:
-        return
+        return False
     try:
         await layer.group_send(group, {"type": "relay", "group": group, "frame": frame})
     except Exception:
         logger.exception("Could not send a %s frame to %s", frame.get("type"), group)
+        return False
+    return True
 
 
 def send_on_commit(group: str, frame: dict) -> None:

@@ -6,134 +6,26 @@ A, and the worker (not the web process) writes the turn's follow-up plan, which 
 """
 
 import asyncio
-import concurrent.futures
-import http.cookiejar
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 import websockets
 
-from tests.e2e.conftest import ROOT, SEED, _admin, _free_port, _server_url, wait_http
+from tests.cluster import agent_cookie, children_of, get_json, post_json, run_async, running_cluster
+from tests.e2e.conftest import ROOT, _free_port, wait_http
 
 pytestmark = pytest.mark.e2e
-
-BIN = Path(sys.executable).parent
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.fail("redis-server is missing: `make test` installs Debian's redis-server package")
-    name = os.environ.get("TEST_DATABASE_NAME", "test_postgres") + "_mp"
-    url = _server_url()
-    with _admin(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    redis_port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": urllib.parse.urlparse(url)._replace(path=f"/{name}").geturl(),
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "COPILOT_ENGINE": "offline",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp"),  # noqa: S108
-    }
-    logs = ROOT / ".data" / "multiprocess"
-    logs.mkdir(parents=True, exist_ok=True)
-    processes: list[subprocess.Popen] = []
-
-    def start(label: str, command: list[str]) -> subprocess.Popen:
-        log = open(logs / f"{label}.log", "w")  # noqa: SIM115
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-        processes.append(process)
-        return process
-
-    try:
-        redis = start(
-            "redis",
-            [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        )
-        subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env, check=True, timeout=600)  # noqa: S603
-        if redis.poll() is not None:
-            raise RuntimeError("redis-server exited; see .data/multiprocess/redis.log")
-        ports = [_free_port(), _free_port()]
-        web = [
-            start(
-                f"daphne-{label}",
-                [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "helpdesk.asgi:application"],
-            )
-            for label, port in zip("ab", ports, strict=True)
-        ]
-        worker = start(
-            "celery", [str(BIN / "celery"), "-A", "helpdesk", "worker", "--pool=solo", "--concurrency=1", "-l", "INFO"]
-        )
-        for port, process in zip(ports, web, strict=True):
-            wait_http(f"http://127.0.0.1:{port}/health", process)
-        yield {
-            "a": f"127.0.0.1:{ports[0]}",
-            "b": f"127.0.0.1:{ports[1]}",
-            "worker": worker,
-            "logs": logs,
-            "env": env,
-        }
-    finally:
-        for process in reversed(processes):
-            _stop(process)
-        with _admin(url) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _agent_cookie(host: str) -> str:
-    """Sign in through the console's real login form (CSRF included) and return the session cookie."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(f"http://{host}/console/login/", timeout=10).read().decode()  # noqa: S310
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode(
-        {"csrfmiddlewaretoken": token, "username": "jana", "password": "agent-demo-pass"}
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310
-        f"http://{host}/console/login/", data=form, headers={"Referer": f"http://{host}/console/login/"}
-    )
-    opener.open(request, timeout=10)
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
-
-
-def _post_json(url: str, body: dict, headers: dict | None = None) -> dict:
-    request = urllib.request.Request(  # noqa: S310
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
-def _get_json(url: str, cookie: str) -> dict:
-    request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())
+    with running_cluster("multiprocess", web=2) as running:
+        yield running
 
 
 async def _until(socket, kind: str, *, seconds: float) -> tuple[dict, float]:
@@ -146,10 +38,10 @@ async def _until(socket, kind: str, *, seconds: float) -> tuple[dict, float]:
 
 
 def test_an_escalation_on_one_process_reaches_an_agent_on_the_other(cluster):
-    a, b = cluster["a"], cluster["b"]
-    cookie = _agent_cookie(b)
+    a, b = cluster.hosts
+    cookie = agent_cookie(b)
     assert "sessionid=" in cookie
-    session = _post_json(f"http://{a}/api/widget/conversations", {"language": "en"})
+    session = post_json(f"http://{a}/api/widget/conversations", {"language": "en"})
 
     async def scenario() -> tuple[dict, float, str]:
         async with (
@@ -166,9 +58,7 @@ def test_an_escalation_on_one_process_reaches_an_agent_on_the_other(cluster):
             done, _ = await _until(chat, "reply_done", seconds=30)
             return escalation, seen - asked, done["reply_to"]
 
-    # Sync Playwright (the other e2e tests) leaves an event loop on this thread; use a fresh one.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        escalation, latency, answered = pool.submit(asyncio.run, scenario()).result()
+    escalation, latency, answered = run_async(scenario())
     print(f"\nescalation from process A seen on process B after {latency * 1000:.0f} ms")
     assert escalation["ticket"]["reference"].startswith("ESC-")
     assert latency < 1.0
@@ -179,37 +69,24 @@ def test_an_escalation_on_one_process_reaches_an_agent_on_the_other(cluster):
     deadline = time.monotonic() + 30
     panel = {}
     while time.monotonic() < deadline:
-        panel = _get_json(f"http://{b}/api/conversations/{conversation_id}", cookie).get("copilot") or {}
+        panel = get_json(f"http://{b}/api/conversations/{conversation_id}", cookie).get("copilot") or {}
         if panel.get("follow_up", {}).get("steps"):
             break
         time.sleep(0.5)
     assert panel.get("follow_up", {}).get("steps"), panel
     assert panel.get("suggested_replies")
-    assert cluster["worker"].poll() is None
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                found.append(int(entry.name))
-    return found
+    assert cluster.alive("celery")
 
 
 def test_serve_prod_runs_the_set_on_one_port_and_stops_it_whole(cluster):
     port, redis_port = _free_port(), _free_port()
-    env = {**cluster["env"], "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
-    log = open(cluster["logs"] / "serve-prod.log", "w")  # noqa: SIM115
+    env = {**cluster.env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    log = open(cluster.logs / "serve-prod.log", "w")  # noqa: SIM115
     command = [sys.executable, "manage.py", "serve_prod", "--port", str(port), "--web", "2", "--workers", "1"]
     parent = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         wait_http(f"http://127.0.0.1:{port}/health", parent)
-        children = _children(parent.pid)
+        children = children_of(parent.pid)
         # Redis (started because REDIS_URL is local and down), two daphne processes, one worker.
         assert len(children) == 4, children
         daphnes = [pid for pid in children if b"daphne" in Path(f"/proc/{pid}/cmdline").read_bytes()]
