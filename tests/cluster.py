@@ -199,7 +199,14 @@ def _seeded_template(server: str) -> str:
         "OPENAI_BASE_URL": "",
         "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp"),  # noqa: S108
     }
-    subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env, check=True, timeout=600)  # noqa: S603
+    log = ROOT / ".data" / "cluster-seed.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as output:
+        seeded = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", SEED], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=600
+        )
+    if seeded.returncode:
+        raise RuntimeError(f"seeding the cluster's database failed; see {log}")
     _templates[server] = template
 
     def drop() -> None:
