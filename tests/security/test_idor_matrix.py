@@ -20,6 +20,7 @@ the test's thread and see (and roll back with) its transaction.
 
 import functools
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from urllib.parse import unquote, urlencode
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib import admin
@@ -48,7 +50,7 @@ from crm.models import Customer, Order, Product
 from helpdesk import routing
 from helpdesk.asgi import application
 from helpdesk.identity import conversation_token_issue, identity_hash_compute
-from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.models import AgentProfile, Conversation, Message, Ticket
 from helpdesk.services import conversation_resolve, message_add, note_add, widget_session_start
 from helpdesk.services.escalation import conversation_human_request
 from tests.factories import (
@@ -225,7 +227,9 @@ def world(django_db_setup, django_db_blocker):
 
 
 def leaked(text: str) -> list[str]:
-    return [secret for secret in B_SECRETS if secret in text]
+    # B's identity hash is a secret too: with it anyone can open the widget as B.
+    secrets = (*B_SECRETS, identity_hash_compute(external_id=B_EXTERNAL_ID))
+    return [secret for secret in secrets if secret in text]
 
 
 def response_text(response) -> str:
@@ -834,6 +838,46 @@ def test_cell(row, principal, world, settings):
         assert leaked(text), "an allowed cell shows none of B's data: the leak check would be blind here"
 
 
+FUNCTION_VIEW_ROUTES = {
+    row.pattern: row.url
+    for row in ROWS
+    if row.method == "GET" and declared_methods(resolver_routes()[row.pattern]) is None
+}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("pattern", FUNCTION_VIEW_ROUTES)
+def test_function_views_answer_only_get(pattern, method, world):
+    """The function views cannot say which methods they take, so the route check above
+    cannot hold their rows to it: they must refuse every other method."""
+    response = getattr(client_for(AGENT, world), method.lower())(FUNCTION_VIEW_ROUTES[pattern](world))
+    assert response.status_code == 405
+    assert leaked(response_text(response)) == []
+
+
+AGENT_API_ROWS = [row for row in ROWS if row.pattern.startswith("api/") and row.expect[ANON] == denied(403)]
+
+
+@pytest.mark.parametrize("row", AGENT_API_ROWS, ids=lambda row: row.id)
+def test_as_conversation_token_is_no_api_token_either(row, world):
+    """Offered as DRF's "Token <key>", A's conversation token opens none of the agents' API."""
+    client = new_client(HTTP_AUTHORIZATION=f"Token {world.a_token}")
+    body = row.body(world, CUST) if row.body else {}
+
+    def call(url):
+        if row.method == "GET":
+            return client.get(url)
+        return getattr(client, row.method.lower())(url, body, content_type="application/json")
+
+    response = call(row.url(world))
+    assert response.status_code == 403
+    assert leaked(response_text(response)) == []
+    assert b_state(world) == world.b_baseline
+    if row.missing_url is not None:
+        missing = call(row.missing_url(world))
+        assert (missing.status_code, missing.content) == (response.status_code, response.content)
+
+
 # ---------------------------------------------------------------- forged and borrowed widget tokens
 
 
@@ -1022,6 +1066,16 @@ def test_a_hash_without_its_customer_id_is_refused(world):
     assert leaked(response_text(response)) == []
 
 
+@pytest.mark.xfail(strict=True, reason=DEMO_LEAK)
+def test_no_page_hands_an_anonymous_visitor_bs_identity(world, settings):
+    """The attack the demo page allows, end to end, under the production default."""
+    settings.DEMO_SEED_ALLOWED = False
+    page = new_client().get("/demo/", {"as": B_EXTERNAL_ID}).content.decode()
+    found = re.search(r'data-identity-hash="([0-9a-f]{64})"', page)
+    response = start({"customer_id": B_EXTERNAL_ID, "identity_hash": found.group(1) if found else ""})
+    assert response.status_code == 403, "an anonymous visitor opened the widget as B, with B's orders and account"
+
+
 def test_bs_real_identity_opens_b_so_the_refusals_above_are_not_vacuous(world):
     response = start({"customer_id": B_EXTERNAL_ID, "identity_hash": identity_hash_compute(external_id=B_EXTERNAL_ID)})
     assert response.status_code == 201
@@ -1167,6 +1221,37 @@ def test_console_socket(principal, world):
     else:
         assert json.loads(first["text"])["type"] == expected
         assert frames[-1] == {"type": "watching", "conversation": world.b_conversation}
+
+
+REVOKED = (
+    "helpdesk.consumers.ConsoleConsumer checks user_is_agent only in connect(): an agent whose profile is "
+    "removed or whose account is deactivated keeps the console socket, its queue broadcasts and watch/typing "
+    "frames until it disconnects"
+)
+REVOCATIONS = {
+    "profile_removed": lambda w: AgentProfile.objects.filter(user_id=w.users[AGENT]).delete(),
+    "deactivated": lambda w: get_user_model().objects.filter(pk=w.users[AGENT]).update(is_active=False),
+}
+
+
+@pytest.mark.xfail(strict=True, reason=REVOKED)
+@pytest.mark.parametrize("revocation", REVOCATIONS)
+def test_an_agent_whose_access_is_revoked_loses_the_console_socket_at_the_next_ping(revocation, world):
+    """The console pings every 25 s; that bounds how long a revoked agent keeps the queue."""
+    cookie = (b"cookie", f"{settings.SESSION_COOKIE_NAME}={world.sessions[AGENT]}".encode())
+
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/console/", headers=[ORIGIN, cookie])
+        connected, _ = await communicator.connect(timeout=TIMEOUT)
+        assert connected
+        assert json.loads((await first_output(communicator))["text"])["type"] == "presence"
+        await database_sync_to_async(REVOCATIONS[revocation])(world)
+        await communicator.send_json_to({"type": "ping"})
+        answer = await first_output(communicator)
+        await communicator.disconnect()
+        return answer
+
+    assert run(scenario) == {"type": "websocket.close", "code": 4403}
 
 
 # ---------------------------------------------------------------- the copilot
