@@ -111,9 +111,11 @@ async def turn_deliver(*, conversation_id: int, message_id: int, text: str | Non
     the token deltas and the closing ``reply_done``. A failure here never loses the
     customer's message, which was stored first.
 
-    One process at a time answers a message (a claim in the shared cache), so a resend or
-    a reconnect while the answer is still streaming does not start a second stream.
-    Returns whether this call answered it.
+    One process at a time answers a message (a claim in the shared cache; in this process
+    only while the cache is down), so a resend or a reconnect while the answer is still
+    streaming does not start a second stream. A channel layer that fails mid-stream loses
+    the rest of the live frames, not the answer; the turn's trace gets a failed ``deliver``
+    step. Returns whether this call answered it.
     """
     if not await _claim(message_id):
         return False
