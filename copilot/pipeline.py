@@ -13,8 +13,9 @@ The whole flow, top to bottom (``turn_run``):
     generate + quality_check
         verified: check first; below 7 regenerate once with the feedback, then a safe answer
         stream:   sentence by sentence through the guards; score the finished text
-    persist                 the reply and the trace row; then, in Celery, the analytics
-                            event, the agents' follow-up plan and the summary
+    persist                 the reply and the trace row (once more if the database dropped
+                            the connection); then, in Celery, the analytics event, the
+                            agents' follow-up plan and the summary
     remember                the memory, once the answer is out
 
 Every step is timed into the trace. A step the openai engine fails is redone by the
@@ -34,6 +35,7 @@ import numpy as np
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from copilot import escalation, tools
 from copilot.analysis.classifier import IntentClassifier, IntentPrediction
@@ -71,6 +73,8 @@ TOOL_STATUS = {
     tools.RETURN_ELIGIBILITY: "status_return",
 }
 MAX_SOURCES = 3
+# Storing the turn again after the database dropped the connection (a restart, a failover).
+PERSIST_ATTEMPTS = 2
 
 
 @dataclass
@@ -643,8 +647,16 @@ async def persist(turn: Turn) -> MessageEvent:
             query_vector=knowledge.query_vector.tolist() if knowledge and knowledge.query_vector is not None else None,
         )
     record.total_ms = turn.trace.elapsed_ms()
-    async with turn.trace.step("persist"):
-        stored, reply = await database_sync_to_async(turn_record)(record=record)
+    for attempt in range(1, PERSIST_ATTEMPTS + 1):
+        try:
+            async with turn.trace.step("persist"):
+                stored, reply = await database_sync_to_async(turn_record)(record=record)
+            break
+        except (OperationalError, InterfaceError):
+            # The answer is written, maybe already shown. The failed attempt rolled back, and
+            # the next call replaces a dropped connection (CONN_HEALTH_CHECKS): worth one more try.
+            if attempt == PERSIST_ATTEMPTS:
+                raise
     turn.record, turn.reply_id = record, reply.pk
     return MessageEvent(
         message_id=reply.pk, text=reply.content, citations=citations, turn_id=stored.pk, offer_human=turn.offer_human

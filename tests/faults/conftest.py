@@ -7,6 +7,7 @@ stored messages reach the socket only after their transaction commits.
 """
 
 import asyncio
+import gc
 import json
 import time
 import uuid
@@ -52,17 +53,18 @@ ANALYSIS = {
 }
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def keep_test_connection():
-    """Undo the root conftest's patch: these tests need Channels' real connection handling.
+    """Undo the root conftest's autouse patch: these tests need Channels' real connection handling.
 
     Around every ``database_sync_to_async`` call Channels closes connections that failed or
     expired, and that (with ``CONN_HEALTH_CHECKS``) is what lets a request recover after
-    PostgreSQL dropped the connection it was using.
+    PostgreSQL dropped the connection it was using. (The Redis and Celery suites run their
+    servers as processes and are not affected.)
     """
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 async def close_worker_connections():
     yield
     # The consumers' queries ran on asgiref's worker thread; an open connection there
@@ -244,38 +246,53 @@ def customer_messages(*, conversation_id: int) -> list[Message]:
 # ---------------------------------------------------------------- PostgreSQL, from the outside
 
 
+def _admin_params() -> dict:
+    # Django's own parameters for the test database, less the options only its wrapper understands.
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    return params
+
+
 class Admin:
-    """A separate autocommit connection to the test database: it locks tables and ends other backends."""
+    """Connections of our own to the test database: one ends other backends, one holds table locks."""
 
     def __init__(self) -> None:
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        params.pop("prepare_threshold", None)
         self.database = connection.settings_dict["NAME"]
-        self.conn = psycopg.connect(**params, autocommit=True)
-        self.pid = self.conn.info.backend_pid
+        self.conn = psycopg.connect(**_admin_params(), autocommit=True)
         self.locks: psycopg.Connection | None = None
+        # pytest-django's own, in the main thread: it flushes the database after the test.
+        connection.ensure_connection()
+        self.main = connection.connection.info.backend_pid
+
+    @property
+    def ours(self) -> set[int]:
+        pids = {self.conn.info.backend_pid, self.main}
+        if self.locks is not None:
+            pids.add(self.locks.info.backend_pid)
+        return pids
 
     def close(self) -> None:
         self.unlock()
         self.conn.close()
 
-    def backends(self) -> list[int]:
+    def backends(self) -> set[int]:
+        """The application's backends: the consumers' thread and any request's."""
         rows = self.conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s AND backend_type = 'client backend'",
-            [self.database, self.pid],
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+            [self.database],
         ).fetchall()
-        return [pid for (pid,) in rows]
+        return {pid for (pid,) in rows} - self.ours
 
-    def terminate(self, pids: list[int]) -> None:
+    def terminate(self, pids) -> None:
+        """End these backends the way a restart or a failover would, and wait until they are gone."""
         for pid in pids:
             self.conn.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
 
     def lock(self, table: str, mode: str) -> None:
-        """Hold a table lock in an open transaction of a third connection until ``unlock``."""
-        self.locks = psycopg.connect(**self._params(), autocommit=False)
-        self.locks.execute(f"LOCK TABLE {table} IN {mode} MODE")  # noqa: S608 (test-chosen table names)
+        """Hold a table lock in an open transaction until ``unlock``."""
+        self.locks = psycopg.connect(**_admin_params(), autocommit=False)
+        self.locks.execute(f"LOCK TABLE {table} IN {mode} MODE")
 
     def unlock(self) -> None:
         if self.locks is not None:
@@ -283,24 +300,18 @@ class Admin:
             self.locks.close()
             self.locks = None
 
-    def _params(self) -> dict:
-        params = connection.get_connection_params()
-        for key in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(key, None)
-        return params
-
-    def waiting_on_lock(self) -> list[tuple[int, str]]:
+    def waiting(self) -> list[tuple[int, str]]:
         rows = self.conn.execute(
-            "SELECT pid, query FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' AND pid <> %s",
-            [self.database, self.pid],
+            "SELECT pid, query FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+            [self.database],
         ).fetchall()
-        return [(pid, query) for pid, query in rows if self.locks is None or pid != self.locks.info.backend_pid]
+        return [(pid, query) for pid, query in rows if pid not in self.ours]
 
     async def blocked(self, *, timeout: float = TIMEOUT) -> tuple[int, str]:
-        """The backend that is waiting on our lock, once one is."""
+        """The backend waiting on our lock and its query, once there is one."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if waiting := await asyncio.to_thread(self.waiting_on_lock):
+            if waiting := await asyncio.to_thread(self.waiting):
                 return waiting[0]
             await asyncio.sleep(0.02)
         raise AssertionError("no backend ever waited on the lock")
@@ -310,6 +321,12 @@ class Admin:
 def pg(transactional_db):
     admin = Admin()
     yield admin
+    admin.unlock()
+    # HTTP requests under ASGI each run on a thread of their own, and with CONN_MAX_AGE their
+    # connections outlive them until garbage collection; they would keep the test database
+    # from being dropped at the end of the run.
+    gc.collect()
+    admin.terminate(admin.backends())
     admin.close()
 
 

@@ -31,7 +31,11 @@ from tests.faults.conftest import (
     streamed,
 )
 
-pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_worker_connections"),
+]
 
 DELIVERIES = ["stream", "verified"]
 TIMED_OUT = "APITimeoutError: Request timed out."
