@@ -365,6 +365,17 @@ async def test_a_stall_shorter_than_the_timeout_only_delays_the_answer(openai_se
     assert time.perf_counter() - started < 0.4
 
 
+async def test_the_client_timeout_is_per_read_not_for_the_whole_stream(openai_server, client_for):
+    # Eleven events 0.1 s apart take a second, twice the timeout, and still arrive.
+    openai_server.token_delay = 0.1
+    started = time.perf_counter()
+    chunks = await collect(
+        await client_for(timeout=0.5).chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    )
+    assert "".join(contents(chunks)) == DEFAULT_REPLY
+    assert time.perf_counter() - started > 0.9
+
+
 async def test_a_stall_past_the_end_of_a_short_reply_holds_back_the_finish(openai_server, client_for):
     openai_server.chat_replies.append("Short.")
     openai_server.stall_next(after_chunks=5, seconds=5.0)
