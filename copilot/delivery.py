@@ -20,15 +20,14 @@ from copilot.pipeline import turn_run
 from copilot.services import customer_message_receive
 from helpdesk import realtime
 from helpdesk.models import Conversation, Message
+from helpdesk.services.limits import message_rate_check
 
 logger = logging.getLogger(__name__)
 
 
-class RateLimited(ValidationError):
-    pass
-
-
-def chat_message_receive(*, conversation: Conversation, text: str, client_id: str = "") -> tuple[Message, bool]:
+def chat_message_receive(
+    *, conversation: Conversation, text: str, client_id: str = "", client_ip: str = ""
+) -> tuple[Message, bool]:
     """Store a customer's chat message, idempotently by ``client_id``, within the rate limit.
 
     A resend of a stored message is always accepted: the customer must not lose it to the
@@ -40,24 +39,9 @@ def chat_message_receive(*, conversation: Conversation, text: str, client_id: st
         raise ValidationError({"text": f"A message can have at most {settings.CHAT_MESSAGE_MAX_CHARS} characters."})
     if client_id and (existing := conversation.messages.filter(client_message_id=client_id).first()):
         return existing, False
-    if _rate_count(conversation_id=conversation.pk) > settings.CHAT_MESSAGES_PER_MINUTE:
-        raise RateLimited("Too many messages in a minute; please wait a moment.")
+    # Limits per conversation and per address; a cache outage lifts them rather than losing the message.
+    message_rate_check(conversation_id=conversation.pk, client_ip=client_ip)
     return customer_message_receive(conversation=conversation, content=text, client_message_id=client_id)
-
-
-def _rate_count(*, conversation_id: int) -> int:
-    """This minute's messages so far, this one included; 0 while the shared cache is down.
-
-    The limit counts in the cache (Redis), the message goes to the database: a cache
-    outage lifts the limit for a while rather than losing what customers write.
-    """
-    key = f"chat-rate:{conversation_id}:{int(time.time() // 60)}"
-    try:
-        cache.add(key, 0, timeout=120)
-        return cache.incr(key)
-    except Exception:
-        logger.warning("Chat rate limit not applied: the cache is unavailable", exc_info=True)
-        return 0
 
 
 # How long a claim on answering a message holds if its process dies without releasing it.

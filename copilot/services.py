@@ -23,6 +23,7 @@ from copilot.selectors import (
     product_names_get,
 )
 from copilot.taxonomy import DEFAULT_INTENTS, intent_label
+from helpdesk.jobs import task_enqueue_on_commit
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import message_add, ticket_escalate
 from knowledge.embeddings import embedder_get
@@ -298,7 +299,7 @@ def _turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
         except Exception:
             # A gap is bookkeeping; losing one must not lose the customer's answer.
             logger.exception("Could not record a knowledge gap for message %s", record.customer_message_id)
-    transaction.on_commit(lambda: turn_follow_up_task.delay(turn.pk))
+    task_enqueue_on_commit(turn_follow_up_task, turn.pk)
     return turn, reply
 
 

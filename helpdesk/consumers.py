@@ -12,11 +12,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
-from copilot.delivery import RateLimited, chat_message_receive, turn_deliver
+from copilot.delivery import chat_message_receive, turn_deliver
 from copilot.selectors import message_unanswered_get
 from helpdesk import realtime
+from helpdesk.client_ip import scope_client_ip
 from helpdesk.identity import conversation_token_read
 from helpdesk.models import Conversation, Message
 from helpdesk.payloads import agent_name, message_payload
@@ -34,6 +35,7 @@ from helpdesk.services import (
     customer_presence_mark,
     escalation_status_frame,
 )
+from helpdesk.services.limits import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +250,7 @@ class ChatConsumer(JsonFrameConsumer):
             return
         try:
             message, created = await database_sync_to_async(chat_message_receive)(
-                conversation=self.conversation, text=text, client_id=client_id
+                conversation=self.conversation, text=text, client_id=client_id, client_ip=scope_client_ip(self.scope)
             )
         except RateLimited as exc:
             await self.error("rate_limited", exc.message, client_id=client_id)
@@ -391,6 +393,15 @@ class ConsoleConsumer(JsonFrameConsumer):
         )
 
     async def on_ping(self, content: dict) -> None:
+        # Access is checked again at every heartbeat (25 s): a revoked agent loses the queue within one.
+        try:
+            await self.user.arefresh_from_db()
+        except ObjectDoesNotExist:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not await database_sync_to_async(user_is_agent)(user=self.user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         await database_sync_to_async(agent_presence_heartbeat)(user=self.user)
         await self.send_json({"type": "pong"})
 

@@ -2,11 +2,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from copilot.local_llm.health import LOCAL_LLM_STATUS_FILENAME, local_llm_status_get
+from helpdesk.demo import demo_seed_allowed
 from helpdesk.identity import identity_hash_compute
 from helpdesk.selectors import (
     customer_get_by_external_id,
@@ -42,7 +43,12 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def demo_shop(request: HttpRequest) -> HttpResponse:
     """A demo shop page with the widget embedded. Choosing a customer plays the shop's
-    backend: it signs that customer's id, exactly as a real host site would."""
+    backend: it signs that customer's id, exactly as a real host site would.
+
+    It signs any customer's id with the real WIDGET_IDENTITY_SECRET, so it exists only where
+    the demo data may (DEMO_SEED_ALLOWED: development, never production by default)."""
+    if not demo_seed_allowed():
+        raise Http404("There is no demo shop here.")
     customers = demo_customers_get()
     chosen = customer_get_by_external_id(external_id=request.GET.get("as", ""))
     if chosen is not None and chosen not in customers:

@@ -9,6 +9,7 @@ from django.db.models import Value
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
+from helpdesk.jobs import task_enqueue_on_commit
 from knowledge.chunking import article_chunks
 from knowledge.embeddings import embedder_get
 from knowledge.models import Article, ArticleChunk, Category, KnowledgeGap
@@ -71,7 +72,7 @@ def article_reindex_schedule(*, article_ids: list[int]) -> None:
 def article_index_schedule(*, article_id: int) -> None:
     from knowledge.tasks import article_index_task
 
-    transaction.on_commit(lambda: article_index_task.delay(article_id))
+    task_enqueue_on_commit(article_index_task, article_id)
 
 
 # Bump when chunking or what gets embedded changes, so every article is re-indexed.

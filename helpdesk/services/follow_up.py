@@ -7,11 +7,13 @@ that runs twice sends once; a failed send rolls the stamp back and the task retr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
+from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk.jobs import task_enqueue_on_commit
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.payloads import agent_name
 from helpdesk.selectors import conversation_reply_email_get, customer_is_online, email_mask
@@ -61,28 +63,33 @@ def _greeting_name(conversation: Conversation) -> str:
     return ""
 
 
-def _mail(*, conversation: Conversation, to: str, kind: str, **fields: str) -> None:
-    """One email of ``kind`` ("ack" or "reply") in the conversation's language."""
+def _mail(*, conversation: Conversation, to: str, kind: str, key: str, **fields: str) -> None:
+    """One email of ``kind`` ("ack" or "reply") in the conversation's language.
+
+    Its Message-ID comes from ``key``: if a worker dies after the mail server accepted it but
+    before the send was recorded, the task runs again and sends the same email, which mail
+    systems and clients show once. (SMTP offers no exactly-once delivery.)
+    """
     texts = _texts(conversation.language)
     fields = {"name": _greeting_name(conversation), "shop": settings.COPILOT_SHOP_NAME, **fields}
-    send_mail(
+    EmailMessage(
         subject=texts[f"{kind}_subject"].format(**fields),
-        message=texts[f"{kind}_body"].format(**fields),
-        from_email=None,
-        recipient_list=[to],
-    )
+        body=texts[f"{kind}_body"].format(**fields),
+        to=[to],
+        headers={"Message-ID": f"<{kind}-{key}@{DNS_NAME}>"},
+    ).send()
 
 
 def follow_up_acknowledgement_enqueue(*, ticket: Ticket) -> None:
     from helpdesk.tasks import follow_up_acknowledgement_task
 
-    transaction.on_commit(lambda: follow_up_acknowledgement_task.delay(ticket.pk))
+    task_enqueue_on_commit(follow_up_acknowledgement_task, ticket.pk)
 
 
 def agent_reply_email_enqueue(*, message: Message) -> None:
     from helpdesk.tasks import agent_reply_email_task
 
-    transaction.on_commit(lambda: agent_reply_email_task.delay(message.pk))
+    task_enqueue_on_commit(agent_reply_email_task, message.pk)
 
 
 @transaction.atomic
@@ -117,7 +124,8 @@ def follow_up_acknowledgement_send(*, ticket_id: int) -> bool:
     )
     # Someone who pressed "Talk to a human" without writing has no message to quote.
     quoted = _texts(conversation.language)["last"].format(text=last[:500]) if last else ""
-    _mail(conversation=conversation, to=email, kind="ack", reference=ticket.reference, last=quoted)
+    reference = ticket.reference
+    _mail(conversation=conversation, to=email, kind="ack", key=reference, reference=reference, last=quoted)
     ticket.follow_up_acknowledged_at = timezone.now()
     ticket.save(update_fields=["follow_up_acknowledged_at", "updated_at"])
     return True
@@ -158,6 +166,7 @@ def agent_reply_email_send(*, message_id: int) -> bool:
         conversation=conversation,
         to=email,
         kind="reply",
+        key=f"{ticket.reference}-{message.pk}",
         reference=ticket.reference,
         text=message.content,
         agent=author,

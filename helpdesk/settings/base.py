@@ -161,7 +161,14 @@ SPECTACULAR_SETTINGS = {
 # and Celery runs tasks eagerly in-process.
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # redis-py's 5 s read timeout races channels_redis's 5 s blocking receive, so an idle socket's
+    # receive timed out every few seconds (tests/faults/test_redis_faults.py); 15 s outlasts it.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}]},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # Throttling counts in the cache, so several processes must share it: Redis when present.

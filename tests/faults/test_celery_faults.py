@@ -237,13 +237,6 @@ def test_a_pool_process_killed_mid_send_runs_the_task_again_and_mails_once(clust
     assert len(sink.to(address)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="helpdesk/services/follow_up.py sends the email inside the transaction that stamps it and with a "
-    "random Message-ID: a worker lost after the server accepted the email but before the commit sends it "
-    "again as a new email (the proposed fix gives it a Message-ID derived from the ticket)",
-)
 def test_a_pool_process_killed_after_the_mail_was_accepted_does_not_mail_twice(cluster, sink):
     address, text = "killed-after-accept@example.org", "Where is my refund?"
     sink.hold("quit")

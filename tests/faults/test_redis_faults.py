@@ -201,13 +201,6 @@ def test_redis_killed_mid_stream_loses_nothing_and_duplicates_nothing(cluster):
     assert all(cluster.alive(label) for label in ("daphne-a", "daphne-b", "celery", "redis"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="copilot/services.py _turn_record enqueues turn_follow_up_task in a plain on_commit: with the "
-    "broker down the publish raises after the answer is stored, the pipeline takes that for a copilot "
-    "error (fail_safely escalates) and the follow-up task is never queued",
-)
 def test_an_answer_stored_while_redis_is_down_is_no_copilot_error_and_gets_its_follow_up(cluster):
     host = cluster.hosts[0]
     session = post_json(f"http://{host}/api/widget/conversations", {"language": "en"})

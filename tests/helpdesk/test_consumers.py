@@ -352,6 +352,23 @@ async def test_the_customer_is_rate_limited_per_conversation(taxonomy, settings)
     await communicator.disconnect()
 
 
+async def test_one_address_is_rate_limited_across_its_conversations(taxonomy, settings):
+    settings.CHAT_MESSAGES_PER_MINUTE = 5
+    settings.CHAT_MESSAGES_PER_MINUTE_PER_IP = 2
+    frames_seen = []
+    for number in range(3):
+        session = await anonymous_session()
+        communicator = WebsocketCommunicator(application, f"/ws/chat/{session.token}/", headers=[ORIGIN])
+        communicator.scope["client"] = ("192.0.2.5", 40000 + number)
+        assert (await communicator.connect(timeout=TIMEOUT))[0]
+        await communicator.send_json_to({"type": "message", "text": f"hello {number}", "client_id": f"ip{number}"})
+        frames = await frames_until(communicator, "reply_done" if number < 2 else "error")
+        frames_seen.append(frames)
+        await communicator.disconnect()
+    assert frames_seen[-1][-1]["code"] == "rate_limited"
+    assert await Message.objects.filter(role="customer", client_message_id__startswith="ip").acount() == 2
+
+
 # ---------------------------------------------------------------- humans
 
 

@@ -1,0 +1,32 @@
+"""Queueing Celery tasks after a commit, so that a broker outage costs no request.
+
+The work that queues tasks has already been stored when the transaction commits: a reply, a
+ticket, a copilot turn. If Redis is down at that moment, raising would turn a stored reply
+into a 500 (and a retry into a duplicate) or a stored answer into a copilot error. The task
+runs in this process instead; every task takes ids and is idempotent, so running it here and
+again later by a redelivery changes nothing twice.
+"""
+
+import logging
+from functools import partial
+
+from celery import Task
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def task_enqueue_on_commit(task: Task, *args) -> None:
+    transaction.on_commit(partial(_task_enqueue, task, args), robust=True)
+
+
+def _task_enqueue(task: Task, args: tuple) -> None:
+    try:
+        task.delay(*args)
+        return
+    except Exception:
+        logger.warning("Could not queue %s%r; running it in this process", task.name, args, exc_info=True)
+    try:
+        task.apply(args=args, throw=True)
+    except Exception:
+        logger.exception("%s%r failed in-process after the broker refused it", task.name, args)
