@@ -97,13 +97,15 @@ redis:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server >/dev/null; fi; }
 
-# Two pytest runs: sync Playwright keeps an event loop in the main thread, which breaks
-# the ORM and the asyncio tests if they share a process with it. The settings module is
-# named because this Makefile exports the development one, and pytest-django prefers the
-# environment to pyproject.toml.
+# Three pytest runs. The fault-injection suite starts real Redis, Celery and daphne processes
+# and runs on its own. The browser tests run on their own because sync Playwright keeps an
+# event loop in the main thread, which breaks the ORM and the asyncio tests of the main run.
+# The settings module is named because this Makefile exports the development one, and
+# pytest-django prefers the environment to pyproject.toml.
 test: lint browser redis
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m "not e2e and not slow"
+	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m "not e2e and not slow and not faults"
+	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m faults tests/faults
 	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m e2e tests/e2e
 
 clean:
