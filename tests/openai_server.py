@@ -173,11 +173,18 @@ class OpenAIStub(ThreadingHTTPServer):
         self._disconnects = 0
         self._stalls: list[tuple[int, float]] = []
         self._closing = threading.Event()
+        # The threads that served this server's connections (the stdlib keeps none for daemon threads).
+        self.handler_threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def serve_forever(self, poll_interval: float = 0.02) -> None:
         # shutdown() blocks until the next poll, so the stdlib's 0.5 s default adds that much to every test's teardown.
         super().serve_forever(poll_interval)
+
+    def process_request_thread(self, request, client_address) -> None:
+        with self._lock:
+            self.handler_threads.append(threading.current_thread())
+        super().process_request_thread(request, client_address)
 
     def server_close(self) -> None:
         # A stalled answer must not outlive the test that armed it.

@@ -390,10 +390,6 @@ async def test_a_stall_past_the_end_of_a_short_reply_holds_back_the_finish(opena
     assert all(c.choices[0].finish_reason is None for c in received)
 
 
-def stub_handler_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
-
-
 async def test_closing_the_server_ends_a_stall_at_once():
     server = OpenAIStub()
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -402,16 +398,15 @@ async def test_closing_the_server_ends_a_stall_at_once():
     try:
         with pytest.raises(openai.APITimeoutError):
             await collect(await client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
-        assert stub_handler_threads(), "the stalled answer should still be held open"
+        [handler] = server.handler_threads
+        assert handler.is_alive(), "the stalled answer should still be held open"
     finally:
         await client.close()
         server.shutdown()
         server.server_close()
 
-    deadline = time.monotonic() + 5.0
-    while stub_handler_threads() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not stub_handler_threads()
+    handler.join(timeout=5.0)
+    assert not handler.is_alive()
 
 
 async def test_tokens_arrive_incrementally(openai_server, client_for):
