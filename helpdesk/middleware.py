@@ -1,6 +1,7 @@
-"""Content-Security-Policy for the pages we render that handle user text live: the agent
-console and the demo shop that embeds the widget. Scripts come only from our own origin,
-so injected markup cannot run even if escaping were ever missed."""
+"""Content-Security-Policy for the pages we render that show user or curated text: the agent
+console, the demo shop that embeds the widget, and the help centre (articles are Markdown
+turned into sanitized HTML). Scripts come only from our own origin, so injected markup
+cannot run even if escaping or sanitizing were ever missed."""
 
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ CONTENT_SECURITY_POLICIES = {
     "/console/": f"{_COMMON}; style-src 'self'",
     # The widget puts its stylesheet in a <style> inside its shadow root, as embeddable widgets do.
     "/demo/": f"{_COMMON}; style-src 'self' 'unsafe-inline'",
+    "/help/": f"{_COMMON}; style-src 'self'",
 }
 
 

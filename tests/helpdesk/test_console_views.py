@@ -154,3 +154,5 @@ def test_the_console_and_the_demo_page_carry_a_content_security_policy(client):
     demo = client.get("/demo/")["Content-Security-Policy"]
     assert "script-src 'self';" in demo
     assert "style-src 'self' 'unsafe-inline'" in demo
+    help_centre = client.get("/help/")["Content-Security-Policy"]
+    assert "script-src 'self'" in help_centre and "'unsafe-inline'" not in help_centre
