@@ -307,22 +307,30 @@ class Stub:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         pieces = answer_pieces(body, self.tokens)
 
-        def event(delta: dict, finish_reason: str | None = None) -> bytes:
+        def encoded(delta: dict, finish_reason: str | None = None) -> str:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
             chunk = {**meta, "object": "chat.completion.chunk", "choices": [choice]}
             if include_usage:
                 # The real API sends usage: null on every chunk but the last when usage is requested.
                 chunk["usage"] = None
-            return _sse(json.dumps(chunk))
+            return json.dumps(chunk)
+
+        def event(delta: dict, finish_reason: str | None = None) -> bytes:
+            return _sse(encoded(delta, finish_reason))
+
+        # Content chunks differ only in their text: encode the rest once, with the bytes json.dumps would give.
+        marker = "\x00token\x00"
+        before, after = encoded({"content": marker}).split(json.dumps(marker), 1)
+
+        def content(piece: str) -> bytes:
+            return _sse(before + json.dumps(piece) + after)
 
         self.stats.active_streams += 1
         self.stats.max_active_streams = max(self.stats.max_active_streams, self.stats.active_streams)
         try:
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n"
-                + event({"role": "assistant", "content": ""})
-                + event({"content": pieces[0]})
+                b"Transfer-Encoding: chunked\r\n\r\n" + event({"role": "assistant", "content": ""}) + content(pieces[0])
             )
             await writer.drain()
             record.first_late_ms = (time.monotonic() - arrival - self.delay) * 1000
@@ -330,7 +338,7 @@ class Stub:
             start = arrival + self.delay
             for index, piece in enumerate(pieces[1:], start=1):
                 await asyncio.sleep(max(0.0, start + index * self.interval - time.monotonic()))
-                writer.write(event({"content": piece}))
+                writer.write(content(piece))
                 await writer.drain()
                 record.tokens += 1
             record.last_late_ms = (time.monotonic() - start - (len(pieces) - 1) * self.interval) * 1000

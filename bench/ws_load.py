@@ -165,6 +165,8 @@ class Cluster:
     stub: subprocess.Popen | None = None
     serve: subprocess.Popen | None = None
     logs: list = field(default_factory=list)
+    # Extra settings for the servers (--env), e.g. DB_CONN_MAX_AGE=0 to try a configuration.
+    extra_env: dict = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -208,6 +210,7 @@ class Cluster:
             PYTHONUNBUFFERED="1",
             NO_PROXY="127.0.0.1,localhost",
         )
+        env.update(self.extra_env)
         self.serve = subprocess.Popen(  # noqa: S603
             [
                 sys.executable,
@@ -1122,6 +1125,7 @@ def report(results: list[Step], args, cluster: Cluster, sampler: Sampler, error_
         "profile": args.profile,
         "web": args.web,
         "workers": args.workers,
+        "env": args.env,
         "think_s": list(args.think),
         "duration_s": args.duration,
         "knee": knee,
@@ -1206,12 +1210,21 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=int, default=-1, help="sessions answered once before the ramp (default 4 per daphne process)"
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra environment variable for the servers, to try a setting (repeatable)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--db-name", default=DB_NAME, help=f"scratch database (default {DB_NAME})")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (and the logs) for --reuse")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
     args = parser.parse_args()
     steps = sorted({int(s) for s in args.steps.split(",") if s.strip()})
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
     if args.warmup < 0:
         args.warmup = 4 * args.web
     if not steps or steps[0] < 1 or args.web < 1 or args.workers < 0 or args.ramp_rate <= 0:
@@ -1230,7 +1243,12 @@ def main() -> None:
         customers = seed()
     folder = Path(tempfile.mkdtemp(prefix="bench_ws_load_"))
     cluster = Cluster(
-        web=args.web, workers=args.workers, profile=args.profile, db_url=os.environ["DATABASE_URL"], folder=folder
+        web=args.web,
+        workers=args.workers,
+        profile=args.profile,
+        db_url=os.environ["DATABASE_URL"],
+        folder=folder,
+        extra_env=dict(item.split("=", 1) for item in args.env),
     )
     sampler = None
     try:
@@ -1258,7 +1276,9 @@ def main() -> None:
         cluster.stop()
         if not args.keep:
             scratch_drop(args.db_name)
-            shutil.rmtree(folder, ignore_errors=True)
+            # The logs stay (small, and the place to look when a step failed); the data folder goes.
+            shutil.rmtree(folder / "data", ignore_errors=True)
+        print(f"server logs: {folder}")
 
 
 if __name__ == "__main__":
