@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import DatabaseError
 
 from copilot.delivery import chat_message_receive, turn_deliver
 from copilot.selectors import message_unanswered_get
@@ -170,7 +171,15 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             await self.error("unknown_type", f"Unknown frame type {content['type'][:40]!r}.")
             return
-        await getattr(self, handler)(content)
+        try:
+            await getattr(self, handler)(content)
+        except DatabaseError:
+            # PostgreSQL dropped the connection: the frame rolled back, and the next one reconnects
+            # (CONN_HEALTH_CHECKS). The widget resends a message with the same client_id on this code.
+            logger.warning("Database unavailable for a %r frame", content["type"], exc_info=True)
+            client_id = content.get("client_id")
+            extra = {"client_id": client_id} if isinstance(client_id, str) else {}
+            await self.error("unavailable", "We could not save that just now; please try again.", **extra)
 
     async def error(self, code: str, detail: str, **extra) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})

@@ -12,7 +12,6 @@ import asyncio
 
 import pytest
 from channels.testing import HttpCommunicator
-from django.db import OperationalError
 
 from copilot.llm import templates as t
 from helpdesk.asgi import application
@@ -91,12 +90,6 @@ async def test_a_connection_dropped_between_messages_is_replaced_unseen(helpcent
     assert len(await customer_messages(conversation_id=visitor.conversation_id)) == 2
 
 
-@pytest.mark.xfail(
-    raises=OperationalError,
-    strict=True,
-    reason="helpdesk/consumers.py ChatConsumer.on_message lets a DatabaseError from chat_message_receive end "
-    "the socket (1011 under daphne) instead of answering an error frame the widget can retry; see the report",
-)
 async def test_a_connection_dropped_while_the_message_is_stored_is_an_error_the_widget_can_retry(
     helpcentre, visitor, pg
 ):
