@@ -1235,6 +1235,8 @@ def main() -> None:
     if limit[0] < steps[-1] + 1024:
         print(f"warning: open-files limit {limit[0]} is too low for {steps[-1]} sessions; raise the hard limit")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # noqa: S108
+    # The demo seed escalates a conversation, and the development settings would print its email here.
+    os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
     if args.reuse:
         scratch_attach(args.db_name)
         customers = demo_customers()
