@@ -10,6 +10,7 @@ whole set is the job of systemd, a container runtime or whoever runs it.
 
 import logging
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -82,6 +83,7 @@ class ProcessSet:
             time.sleep(0.1)
 
     def start(self) -> None:
+        open_files_limit_raise()
         if not self.redis_url:
             self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         target = urlparse(self.redis_url)
@@ -157,3 +159,17 @@ class ProcessSet:
                     process.wait()
         if getattr(self, "listener", None) is not None:
             self.listener.close()
+
+
+def open_files_limit_raise() -> int:
+    """Raise this process's open-files soft limit to the hard limit; the children inherit it.
+
+    Every websocket is a file descriptor in daphne (and more in Redis), and the usual soft limit
+    of 1024 would stop one process at a few hundred chat sessions. Returns the new soft limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft

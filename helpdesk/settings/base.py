@@ -87,10 +87,23 @@ if DATABASE_URL:
 else:
     DATABASES = {"default": embedded_database(data_dir=BASE_DIR / env_str("EMBEDDED_PG_DIR", str(DATA_DIR / "pg")))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# Persistent connections: Channels closes "old" connections around every database call,
-# and with a lifetime of 0 each copilot step paid for a new PostgreSQL backend (~5 ms).
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection pool per process. Under ASGI every HTTP request runs on a thread of its own,
+# so persistent connections piled up, one per finished thread, until PostgreSQL refused new
+# clients (bench/ws_load.py: 84 connections and 33 errors for 150 widget sessions). Channels
+# closes connections around every database call; with the pool that hands it back instead of
+# paying for a new PostgreSQL backend (~5 ms) each copilot step.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX_SIZE,
+        # Seconds a request waits for a free connection before it fails.
+        "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -174,7 +187,7 @@ else:
 # Throttling counts in the cache, so several processes must share it: Redis when present.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "helpdesk.cache.SharedRedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
