@@ -8,7 +8,6 @@ again later by a redelivery changes nothing twice.
 """
 
 import logging
-from functools import partial
 
 from celery import Task
 from django.db import transaction
@@ -17,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def task_enqueue_on_commit(task: Task, *args) -> None:
-    transaction.on_commit(partial(_task_enqueue, task, args), robust=True)
+    transaction.on_commit(lambda: _task_enqueue(task, args), robust=True)
 
 
 def _task_enqueue(task: Task, args: tuple) -> None:

@@ -429,7 +429,7 @@ def test_a_redelivered_turn_is_stored_once(conversation):
 
 def follow_ups(callbacks: list) -> list:
     """The follow-up task enqueued on commit, among the live broadcasts of the stored reply."""
-    return [callback for callback in callbacks if "_turn_record" in callback.__qualname__]
+    return [callback for callback in callbacks if "task_enqueue_on_commit" in callback.__qualname__]
 
 
 def test_turn_record_runs_the_follow_up_after_commit(conversation, django_capture_on_commit_callbacks):

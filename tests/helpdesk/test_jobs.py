@@ -25,12 +25,16 @@ def broker_down():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_publish_retry")}
+    # The app caches its broker connection pools; the test's URL needs fresh ones, and the
+    # originals are put back untouched afterwards.
+    pools = (app._pool, app.amqp._producer_pool)
+    app._pool = app.amqp._producer_pool = None
     app.conf.update(broker_url=f"redis://127.0.0.1:{port}/0", task_always_eager=False, task_publish_retry=False)
-    app.pool.force_close_all()
     RUNS.clear()
     yield
-    app.conf.update(saved)
     app.pool.force_close_all()
+    app._pool, app.amqp._producer_pool = pools
+    app.conf.update(saved)
 
 
 def test_the_task_runs_in_process_when_the_broker_refuses_it(broker_down, django_capture_on_commit_callbacks, caplog):
