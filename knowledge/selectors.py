@@ -13,7 +13,7 @@ with and without), so titles only re-score candidates.
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
@@ -293,13 +293,13 @@ def search_fuse(
             SearchHit(
                 chunk_id=chunk_id,
                 article_id=row[1],
-                title=instructions_strip(row[2]),
+                title=row[2],
                 slug=row[3],
                 locale=row[4],
                 category=row[5],
                 heading=row[6],
                 anchor=row[7],
-                text=instructions_strip(row[8]),
+                text=row[8],
                 chunk_score=chunk_score,
                 title_score=title_score,
                 vector_score=vector_score,
@@ -405,12 +405,12 @@ def kb_search(
     )
     hits = search_fuse(rows, locale=prepared.locale)
     confidence = search_confidence(hits)
-    return SearchResult(
-        query=prepared.text,
-        hits=_limit_per_article(hits, limit=limit, per_article=per_article),
-        confidence=confidence,
-        query_vector=vector,
-    )
+    # Only the hits handed out are cleaned of text addressed to a model (knowledge/untrusted.py).
+    kept = [
+        replace(hit, title=instructions_strip(hit.title), text=instructions_strip(hit.text))
+        for hit in _limit_per_article(hits, limit=limit, per_article=per_article)
+    ]
+    return SearchResult(query=prepared.text, hits=kept, confidence=confidence, query_vector=vector)
 
 
 def article_get_published(*, slug: str, locale: str) -> Article | None:

@@ -35,21 +35,58 @@ _PATTERNS = [
     r"\bсистемн\w*\s+(?:промпт|инструкци)\w*",
 ]
 INSTRUCTION = re.compile("|".join(f"(?:{pattern})" for pattern in _PATTERNS), re.IGNORECASE)
+# A word each pattern needs, checked as plain substrings of the lowercased sentence: this
+# rules out most help text at a fraction of the expression's cost (the search runs it on every
+# hit it hands out). Regular expressions with \b and IGNORECASE scan slowly in CPython.
+_TRIGGERS = (
+    "ignor",
+    "disregard",
+    "forget",
+    "overrid",
+    "bypass",
+    "prompt",
+    "instruc",
+    "you are now",
+    "from now on",
+    " ai",
+    "llm",
+    "bot",
+    "language model",
+    "assistant",
+    "copilot",
+    "system",
+    "inst]",
+    "pokyn",
+    "anweisung",
+    "regeln",
+    "vorgaben",
+    "игнор",
+    "системн",
+)
+
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _addresses_a_model(sentence: str) -> bool:
+    lowered = " " + sentence.lower()
+    return any(trigger in lowered for trigger in _TRIGGERS) and INSTRUCTION.search(sentence) is not None
 
 
 def instructions_find(text: str) -> list[str]:
     """The sentences of ``text`` that address an AI assistant."""
-    return [sentence.strip() for sentence in _SENTENCES.split(text) if sentence and INSTRUCTION.search(sentence)]
+    return [sentence.strip() for sentence in _SENTENCES.split(text) if sentence and _addresses_a_model(sentence)]
 
 
 def instructions_strip(text: str) -> str:
     """``text`` without those sentences; other lines are kept exactly as they were."""
-    if not INSTRUCTION.search(text):
+    lowered = " " + text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
         return text
     lines = []
     for line in text.split("\n"):
-        if INSTRUCTION.search(line):
-            line = " ".join(s for s in re.split(r"(?<=[.!?])\s+", line) if s and not INSTRUCTION.search(s))
+        sentences = re.split(r"(?<=[.!?])\s+", line)
+        kept = [sentence for sentence in sentences if sentence and not _addresses_a_model(sentence)]
+        if len(kept) != len([sentence for sentence in sentences if sentence]):
+            line = " ".join(kept)
         lines.append(line)
     return "\n".join(lines)

@@ -26,3 +26,6 @@ WIDGET_IDENTITY_SECRET = "test-widget-identity-secret"  # noqa: S105
 # A shop site that embeds the widget: tests check it reaches the chat and nothing else.
 WIDGET_ALLOWED_ORIGINS = ["https://shop.example"]
 CORS_ALLOWED_ORIGINS = WIDGET_ALLOWED_ORIGINS
+
+# Each test's rows live in a transaction only the test's own thread (and connection) sees.
+COPILOT_PARALLEL_READS = False
