@@ -6,6 +6,7 @@ import logging
 import weakref
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -67,6 +68,16 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
 
     handlers: dict[str, str] = {}
     layer_recovery: asyncio.Task | None = None
+
+    async def dispatch(self, message):
+        # AsyncConsumer.dispatch without its close_old_connections: that was a trip to the
+        # process's one shared database thread for every relayed token frame, and queued every
+        # customer's ack behind them under load (bench/ws_load.py). Every database call here
+        # goes through database_sync_to_async, which closes old connections around itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def __call__(self, scope, receive, send):
         # AsyncConsumer.__call__, but a channel layer that fails does not end the socket.
@@ -234,7 +245,10 @@ class ChatConsumer(JsonFrameConsumer):
     async def presence(self, *, online: bool) -> None:
         # A cache that is down must not cost the customer the chat; presence only decides emails.
         try:
-            await sync_to_async(customer_presence_mark)(conversation_id=self.conversation.pk, online=online)
+            # Only the cache: no need to queue on the shared database thread.
+            await sync_to_async(customer_presence_mark, thread_sensitive=False)(
+                conversation_id=self.conversation.pk, online=online
+            )
         except Exception:
             logger.warning("Could not record the customer's presence", exc_info=True)
 
