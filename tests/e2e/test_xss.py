@@ -1,8 +1,10 @@
 """The XSS corpus (tests/e2e/xss_payloads.py) rendered in a real browser everywhere it can show up.
 
 Every payload is a customer's name, a customer's chat message, the title and body of a
-published help-centre article (added through the Django admin's add form) and a search
-query. One more customer sends all payloads in one message through the widget, and an
+published help-centre article and a search query. A few articles go in through the Django
+admin's add form in the browser; the rest, and the customers, through the same services
+from a subprocess on the server's database, because embedding an article is slow on a
+busy machine. One more customer sends all payloads in one message through the widget, and an
 agent replies and writes a note with all of them through the console. Then each payload is
 looked at in the widget, the agent console, the help centre and the admin.
 
@@ -101,10 +103,6 @@ def cells(surface: str) -> list:
 
 def payload_ids(text: str) -> set[str]:
     return set(re.findall(r"(?<![0-9])(p\d\d)(?![0-9])", text))
-
-
-def squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 # ------------------------------------------------------------------ watching a page
@@ -278,7 +276,7 @@ def admin_add_article(page: Page, base: str, payload: Payload) -> None:
     success = page.locator(".messagelist .success")
     expect(success).to_be_visible(timeout=WAIT)
     # The confirmation quotes the title: the first admin page to render it.
-    assert literal(payload.text) in squash(success.inner_text())
+    assert literal(payload.text) in literal(success.inner_text())
 
 
 def identity_hash(base: str, external_id: str) -> str:
@@ -293,7 +291,6 @@ class Chat:
     token: str
     public_id: str
     pk: int
-    answer: str = ""
     citations: list = field(default_factory=list)
 
 
@@ -322,7 +319,7 @@ def chat_over_websocket(base: str, payload: Payload) -> Chat:
             if message.get("role") == "customer":
                 chat.pk = message["conversation"]
             elif message.get("role") == "assistant":
-                chat.answer, chat.citations = message["content"], message["citations"]
+                chat.citations = message["citations"]
         socket.send(json.dumps({"type": "human"}))
         list(frames(socket, until="escalated"))
     return chat
@@ -345,11 +342,11 @@ class Corpus:
     chats: dict[str, Chat]
     # What the admin's add pages showed while each payload's article went in.
     add_findings: dict[str, list[str]]
-    # The all-payloads conversation: its pk, the widget's stored record, what the widget showed live.
+    # The all-payloads conversation: its pk and the widget's stored record.
     all_pk: int = 0
     all_record: str = ""
-    live_findings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
+    # What the widget and the console showed while messages, escalations and replies arrived live.
+    live_findings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def store_key(base: str, external_id: str) -> str:
@@ -364,7 +361,7 @@ def widget_open(page: Page) -> None:
     expect(dialog).to_be_visible(timeout=WAIT)
 
 
-def all_payloads_conversation(browser: Browser, corpus: Corpus) -> None:
+def all_payloads_conversation(browser: Browser, corpus: Corpus, agent: Page) -> None:
     """One customer sends every payload in one message through the widget's composer, and an
     agent answers with every payload, as a reply and as an internal note, through the console's."""
     base = corpus.base
@@ -377,13 +374,11 @@ def all_payloads_conversation(browser: Browser, corpus: Corpus) -> None:
     box.press("Enter")
     dialog = customer.get_by_role("dialog")
     expect(dialog.locator(".msg.customer[data-state=sent]")).to_have_count(1, timeout=WAIT)
-    expect(dialog.locator(".msg.assistant")).to_have_count(1, timeout=WAIT)
+    # Embedding a 2,500-character question alone takes ~6 s of one core when the machine is busy.
+    expect(dialog.locator(".msg.assistant")).to_have_count(1, timeout=4 * WAIT)
     customer.locator("[part=human]").click()
     expect(dialog.locator(".notice").first).to_be_visible(timeout=WAIT)
 
-    agent_context = context_for(browser)
-    agent, _ = new_page(agent_context)
-    console_login(agent, base)
     row = agent.locator("[data-conversation-id]").filter(has_text=ALL_CUSTOMER["name"]).first
     expect(row).to_be_visible(timeout=WAIT)
     corpus.all_pk = int(row.get_attribute("data-conversation-id"))
@@ -400,11 +395,10 @@ def all_payloads_conversation(browser: Browser, corpus: Corpus) -> None:
     composer.fill(ALL_TEXT)
     composer.press("Enter")
     expect(agent.locator("#transcript .msg-note")).to_have_count(1, timeout=WAIT)
-    corpus.live_findings = customer_watch.findings()
+    corpus.live_findings["widget"] = customer_watch.findings()
     corpus.all_record = customer.evaluate(
         "key => localStorage.getItem(key)", store_key(base, ALL_CUSTOMER["external_id"])
     )
-    agent_context.close()
     customer_context.close()
 
 
@@ -429,6 +423,11 @@ def corpus(browser, live_server_url) -> Corpus:
     admin_login(page, base)
     admin_add_category(page, base)
     add_findings = {"category": watch.findings()}
+    # An agent is at the console from the start: every escalation arrives live (queue row, toast).
+    agent_context = context_for(browser)
+    agent, agent_watch = new_page(agent_context)
+    console_login(agent, base)
+
     # Embedding articles keeps one core busy; the chats run alongside on the server.
     ready: queue.Queue[str] = queue.Queue()
     seeder = Seeder(ready)
@@ -444,14 +443,16 @@ def corpus(browser, live_server_url) -> Corpus:
 
     corpus = Corpus(base=base, chats=chats, add_findings=add_findings)
     assert seeder.customers_in.wait(timeout=300), "".join(seeder.output)
-    all_payloads_conversation(browser, corpus)
+    all_payloads_conversation(browser, corpus, agent)
     seeder.wait()
     chatter.join(timeout=600)
     if errors:
         raise errors[0]
     assert sorted(chats) == sorted(BY_ID)
-    corpus.timings["setup"] = time.monotonic() - started
-    print(f"corpus in {corpus.timings['setup']:.1f} s")  # noqa: T201
+    expect(agent.locator("#queue-list [data-conversation-id]")).not_to_have_count(0)
+    corpus.live_findings["console"] = agent_watch.findings()
+    agent_context.close()
+    print(f"corpus in {time.monotonic() - started:.1f} s")  # noqa: T201
     return corpus
 
 
@@ -460,7 +461,7 @@ def no_findings(found: list[str], where: str) -> None:
 
 
 def text_of(locator) -> str:
-    return squash(locator.inner_text())
+    return literal(locator.inner_text())
 
 
 # ------------------------------------------------------------------ the detector itself
@@ -575,8 +576,12 @@ def test_widget_shows_the_payload_as_text(corpus, widget, payload):
     no_findings(watch.findings(), f"widget, {payload.id} ({payload.kind})")
 
 
+@pytest.mark.parametrize("where", ["widget", "console"])
+def test_nothing_ran_while_messages_and_escalations_arrived_live(corpus, where):
+    no_findings(corpus.live_findings[where], f"{where} while messages, escalations and replies arrived live")
+
+
 def test_widget_shows_every_payload_from_the_customer_and_the_agent_as_text(corpus, widget):
-    no_findings(corpus.live_findings, "widget while the agent's reply arrived live")
     page, watch = widget
     page.goto(f"{corpus.base}/demo/?as={ALL_CUSTOMER['external_id']}")
     widget_open(page)
@@ -641,8 +646,9 @@ def test_console_conversation_shows_the_payload_as_text(corpus, console, payload
     expect(transcript).to_contain_text(f"calibrate the {payload.topic} sensor", timeout=WAIT)
     text = text_of(transcript)
     assert literal(payload.question) in text
-    # The bot's answer quotes the article's sentence and lists its source by the payload title.
+    # The bot's answer greets by first name, quotes the article and lists it by the payload title.
     assert f"Hi {literal(payload.text).split(' ')[0]}" in text
+    assert text_of(transcript.locator(".msg-sources li").first) == literal(f"[1] {payload.text}")
     panel = page.locator("#copilot-body")
     expect(panel.locator(".card-customer")).to_contain_text(literal(payload.text), timeout=WAIT)
     assert literal(payload.text) in text_of(panel)
@@ -667,6 +673,25 @@ def test_console_conversation_with_every_payload(corpus, console, screenshots):
     no_findings(watch.findings(), "console, all payloads")
 
 
+def test_the_detector_reports_markup_the_console_csp_blocked(corpus, console):
+    """On a page with a CSP an injected handler cannot run; the violation and the image request still show."""
+    page, watch = console
+    payload = BY_ID["p02"]
+    page.evaluate(
+        "text => { const box = document.createElement('div'); box.id = 'careless'; box.innerHTML = text;"
+        " document.body.append(box); }",
+        payload.text,
+    )
+    page.wait_for_timeout(300)
+    found = watch.findings()
+    page.evaluate("() => document.getElementById('careless').remove()")
+    watch.findings()
+    assert page.evaluate("window.__xss") == []
+    assert any(f.startswith("CSP violation: script-src") for f in found), found
+    assert any(f.startswith("injected image requested") for f in found), found
+    assert any(f.startswith("markup injected") and "xss-p02" in f for f in found), found
+
+
 # ------------------------------------------------------------------ the help centre
 
 
@@ -685,7 +710,7 @@ def test_help_centre_lists_every_payload_title_as_text(corpus, reader):
     expect(section).to_be_visible(timeout=WAIT)
     assert text_of(section.locator("h2")) == literal(CATEGORY["name"])
     assert text_of(section.locator(".help-category-description")) == literal(CATEGORY["description"])
-    titles = [squash(t) for t in section.locator(".help-article-list a").all_inner_texts()]
+    titles = [literal(t) for t in section.locator(".help-article-list a").all_inner_texts()]
     assert sorted(titles) == sorted(literal(p.text) for p in PAYLOADS)
     no_findings(watch.findings(), "help centre index")
 
@@ -712,7 +737,7 @@ def test_help_search_echoes_the_query_and_lists_the_title_as_text(corpus, reader
     page.goto(f"{corpus.base}/help/search/?" + urllib.parse.urlencode({"q": query}))
     expect(page.locator("#helpQuery")).to_have_value(query)
     assert page.title() == f"“{query}” · Search · Help centre"
-    hits = [squash(t) for t in page.locator(".help-hit-title").all_inner_texts()]
+    hits = [literal(t) for t in page.locator(".help-hit-title").all_inner_texts()]
     assert literal(payload.text) in hits, hits
     results = text_of(page.locator(".help-results"))
     assert f"“{literal(query)}”" in results or "Closest articles" in results
@@ -727,7 +752,7 @@ def admin(browser, corpus):
     context = context_for(browser)
     page, watch = new_page(context)
     admin_login(page, corpus.base)
-    watch.findings()
+    no_findings(watch.findings(), "admin login")
     yield page, watch
     context.close()
 
@@ -755,7 +780,7 @@ def test_admin_change_list_shows_every_payload_as_text(corpus, admin, path):
     page, watch = admin
     page.goto(corpus.base + path)
     expect(page.locator("#changelist")).to_be_visible(timeout=WAIT)
-    text = squash(page.locator("#changelist").inner_text())
+    text = literal(page.locator("#changelist").inner_text())
     missing = [p.id for p in PAYLOADS if CHANGELISTS[path](p) not in text]
     assert not missing, f"not shown as literal text on {path}: {missing}"
     if "category" in path:
@@ -775,10 +800,10 @@ def change_forms(corpus, admin) -> dict[tuple[str, str], str]:
         page.goto(corpus.base + changelist)
         rows = page.locator("#result_list tbody th a")
         expect(rows.first).to_be_visible(timeout=WAIT)
-        by_text = {squash(rows.nth(i).inner_text()): rows.nth(i).get_attribute("href") for i in range(rows.count())}
+        by_text = {literal(rows.nth(i).inner_text()): rows.nth(i).get_attribute("href") for i in range(rows.count())}
         for payload in PAYLOADS:
             links[(model, payload.id)] = corpus.base + by_text[literal(payload.text)]
-    watch.findings()
+    no_findings(watch.findings(), "admin changelists")
     return links
 
 

@@ -230,5 +230,5 @@ PROBE_SCRIPT = r"""
 
 
 def literal(text: str) -> str:
-    """How a payload reads once shown as text: whitespace collapsed, as innerText gives it."""
+    """Text as a reader sees it: whitespace collapsed, so a payload compares with a page's innerText."""
     return " ".join(text.split())
