@@ -6,13 +6,17 @@ before the page's own scripts: the id lands in ``window.__xss`` of that frame an
 top frame, and a console error ``XSS-EXECUTED <id>`` reaches Playwright from any frame.
 Cross-origin frames (``data:`` documents) report through ``postMessage`` instead.
 
+The offline copilot quotes knowledge-base sentences with Markdown's ``__`` and backticks
+stripped, so ``xssHit`` and ``xssHitpNN`` report too.
+
 Markup that would not run by itself (a ``javascript:`` link nobody clicked, a clobbering
 ``<form id=…>``, a blocked inline handler on a page with a Content-Security-Policy) is
 found by ``PROBE_SCRIPT``, which walks the page, its open shadow roots and its frames for
 elements and attributes that only a parsed payload can have: an ``id``/``name``/``class``
 ``xss-pNN``, an event handler or URL that mentions ``__xssHit``, a script, frame, style,
-form or SVG that carries the marker. Images point at ``/xss-img/<id>``, so a request
+object or SVG that carries the marker. Images point at ``/xss-img/<id>``, so a request
 there is also proof that markup was parsed, even where a CSP stopped the handler.
+tests/e2e/test_xss.py renders every payload carelessly once, to show each one is caught.
 
 Payloads are single lines of at most 160 characters so each fits a customer's name, an
 article title, a help-centre search query and a chat message alike.
@@ -21,12 +25,10 @@ article title, a help-centre search query and a chat message alike.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 HIT = "__xssHit"
 IMG_PATH = "/xss-img/"
-MARKER_ID = re.compile(r"xss-p\d\d")
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,10 @@ def _corpus() -> list[Payload]:
         ),
         ("template-backtick-breakout", f"`+{_h('p37')}+`"),
     ]
-    assert len(raw) <= len(TOPICS)
+    if len(raw) > len(TOPICS) or len({text for _, text in raw}) != len(raw):
+        raise ValueError("every payload needs its own text and topic")
+    if any("\n" in text or len(text) > 160 for _, text in raw):
+        raise ValueError("payloads are single lines of at most 160 characters")
     return [
         Payload(id=f"p{index:02d}", kind=kind, text=text, topic=TOPICS[index - 1])
         for index, (kind, text) in enumerate(raw, start=1)
