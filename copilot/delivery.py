@@ -8,7 +8,6 @@ what is only in flight (status chips, tokens) is sent from here.
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -19,6 +18,7 @@ from copilot.models import CopilotTurn
 from copilot.pipeline import turn_run
 from copilot.services import customer_message_receive
 from helpdesk import realtime
+from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.models import Conversation, Message
 from helpdesk.services.limits import message_rate_check
 

@@ -24,7 +24,6 @@ honest message and an escalation, never with silence.
 """
 
 import asyncio
-import functools
 import logging
 import re
 import time
@@ -34,7 +33,6 @@ from typing import TypeVar
 
 import numpy as np
 from asgiref.sync import async_to_sync
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -60,6 +58,7 @@ from copilot.services import (
     turn_record,
 )
 from copilot.trace import Trace
+from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import conversation_reopen
 from knowledge.embeddings import embedder_get
@@ -203,28 +202,10 @@ async def _flow(turn: Turn) -> AsyncIterator[Event]:
     await remember(turn)
 
 
-def database_read(func):
-    """A read that may run beside other turns' reads, on a pooled connection of its own.
-
-    ``database_sync_to_async`` runs every call of a process on one shared thread, which is right
-    for writes that must not interleave, but made every turn's search and tool lookups queue
-    behind each other: at 250 chat sessions the knowledge search waited a second, at 500 nine
-    (bench/ws_load.py). Reads go to the event loop's thread pool instead, unless
-    COPILOT_PARALLEL_READS is off (the tests, whose data lives in one thread's transaction).
-    """
-    parallel, shared = DatabaseSyncToAsync(func, thread_sensitive=False), database_sync_to_async(func)
-
-    @functools.wraps(func)
-    async def read(*args, **kwargs):
-        return await (parallel if settings.COPILOT_PARALLEL_READS else shared)(*args, **kwargs)
-
-    return read
-
-
 # ---------------------------------------------------------------- 1. context
 
 
-@database_read
+@database_sync_to_async
 def load_context(
     *, message: Message, trace: Trace, engine_name: str | None, delivery: str | None
 ) -> Turn | MessageEvent | None:
@@ -317,9 +298,9 @@ async def analyze_sentiment(turn: Turn) -> None:
 async def retrieve_knowledge(turn: Turn) -> None:
     async with turn.trace.step("retrieve_knowledge"):
         # The full-text half of the query is built while the embedding is still running.
-        prepared = await database_read(search_query_build)(query=turn.message.content, locale=turn.language)
+        prepared = await database_sync_to_async(search_query_build)(query=turn.message.content, locale=turn.language)
         vector = await message_vector(turn)
-        turn.knowledge = await database_read(kb_search)(
+        turn.knowledge = await database_sync_to_async(kb_search)(
             prepared=prepared, query_vector=vector, limit=MAX_SOURCES, per_article=1
         )
 
@@ -373,9 +354,11 @@ def tool_for(turn: Turn) -> str | None:
 async def route_tools(turn: Turn, *, tool: str | None) -> None:
     async with turn.trace.step("route_tools"):
         if tool == tools.ACCOUNT_STATUS:
-            result = await database_read(tools.account_status)(customer=turn.customer)
+            result = await database_sync_to_async(tools.account_status)(customer=turn.customer)
         elif tool in (tools.ORDER_STATUS, tools.RETURN_ELIGIBILITY):
-            result = await database_read(tools.TOOLS[tool])(customer=turn.customer, order_number=remembered_order(turn))
+            result = await database_sync_to_async(tools.TOOLS[tool])(
+                customer=turn.customer, order_number=remembered_order(turn)
+            )
         else:
             return
         turn.tool_results.append(result)

@@ -7,7 +7,6 @@ import weakref
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -19,6 +18,7 @@ from django.db import DatabaseError
 from copilot.delivery import chat_message_receive, turn_deliver
 from copilot.selectors import message_unanswered_get
 from helpdesk import realtime
+from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.client_ip import scope_client_ip
 from helpdesk.identity import conversation_token_read
 from helpdesk.models import Conversation, Message

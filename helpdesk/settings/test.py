@@ -28,4 +28,4 @@ WIDGET_ALLOWED_ORIGINS = ["https://shop.example"]
 CORS_ALLOWED_ORIGINS = WIDGET_ALLOWED_ORIGINS
 
 # Each test's rows live in a transaction only the test's own thread (and connection) sees.
-COPILOT_PARALLEL_READS = False
+DB_PARALLEL_CALLS = False

