@@ -30,6 +30,7 @@ from helpdesk.models import Message
 from helpdesk.services import widget_session_start
 from knowledge.importing import kb_import, kb_rows_read
 from knowledge.services import category_upsert
+from tests.sockets import frames_until as socket_frames_until
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 # Generous: a turn that falls back through three timeouts on a busy 2-core machine.
@@ -182,22 +183,16 @@ def visitor(transactional_db) -> Session:
     return Session(token=session.token, conversation_id=session.conversation.pk)
 
 
+async def frames_until(communicator: WebsocketCommunicator, kind: str) -> list[dict]:
+    # A stalled stream keeps a frame waiting up to the model's timeout, longer than elsewhere.
+    return await socket_frames_until(communicator, kind, timeout=TIMEOUT)
+
+
 async def chat_open(token: str) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(application, f"/ws/chat/{token}/", headers=[ORIGIN])
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert connected
     return communicator
-
-
-async def frames_until(communicator: WebsocketCommunicator, kind: str, *, limit: int = 300) -> list[dict]:
-    """Every frame up to and including the first of type ``kind``."""
-    seen = []
-    for _ in range(limit):
-        frame = await communicator.receive_json_from(timeout=TIMEOUT)
-        seen.append(frame)
-        if frame["type"] == kind:
-            return seen
-    raise AssertionError(f"no {kind!r} frame in {seen}")
 
 
 async def send_message(communicator: WebsocketCommunicator, text: str) -> tuple[dict, str]:

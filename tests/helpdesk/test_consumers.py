@@ -20,6 +20,7 @@ from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.selectors import customer_is_online
 from helpdesk.services import conversation_take_over, widget_session_start
 from tests.factories import AgentProfileFactory, CustomerFactory, UserFactory
+from tests.sockets import frames_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,17 +57,6 @@ async def console(session_cookie: str | None) -> WebsocketCommunicator:
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert connected
     return communicator
-
-
-async def frames_until(communicator: WebsocketCommunicator, kind: str, *, limit: int = 200) -> list[dict]:
-    """Every frame up to and including the first of type ``kind``."""
-    seen = []
-    for _ in range(limit):
-        frame = await communicator.receive_json_from(timeout=TIMEOUT)
-        seen.append(frame)
-        if frame["type"] == kind:
-            return seen
-    raise AssertionError(f"no {kind!r} frame in {seen}")
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> int:
