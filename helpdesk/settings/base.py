@@ -247,9 +247,10 @@ COPILOT_MODEL = env_str("COPILOT_MODEL", LOCAL_LLM_MODEL if LOCAL_LLM else "gpt-
 COPILOT_LLM_PROFILE = env_str("COPILOT_LLM_PROFILE", "small" if LOCAL_LLM else "full")
 # Most tokens an answer may have; 0 leaves it to the server, or to the small profile's own cap (160).
 COPILOT_MAX_TOKENS = env_int("COPILOT_MAX_TOKENS", 0)
-# Database calls from sockets and the copilot run on a thread pool, side by side, instead of
-# queueing on each process's one shared thread (helpdesk/asyncdb.py).
-DB_PARALLEL_CALLS = env_bool("DB_PARALLEL_CALLS", True)
+# Database calls from sockets and the copilot on a thread pool, side by side, instead of on each
+# process's one shared thread (helpdesk/asyncdb.py). Off by default: at 500 bench sessions it
+# halved the median first token but tripled the slow tail and the answers that arrived late.
+DB_PARALLEL_CALLS = env_bool("DB_PARALLEL_CALLS", False)
 # "verified" checks an answer before sending it; "stream" sends it sentence by sentence
 # through fast guards. Empty: stream for the openai engine, verified for the offline one.
 COPILOT_DELIVERY = env_str("COPILOT_DELIVERY")
