@@ -17,6 +17,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
@@ -148,9 +149,41 @@ async def test_a_send_says_whether_the_channel_layer_took_it(redis_layer, caplog
     redis_layer.kill()
     with caplog.at_level(logging.ERROR, logger="helpdesk.realtime"):
         assert await realtime.agroup_send("conversation.1", frame) is False
-        # The after-commit path runs in a worker thread, through async_to_sync.
-        assert await sync_to_async(realtime.group_send)("conversation.1", frame) is False
-    assert [r.getMessage() for r in caplog.records] == ["Could not send a typing frame to conversation.1"] * 2
+        # The after-commit path in a socket's database call only queues the frame for the loop...
+        assert await sync_to_async(realtime.group_send)("conversation.1", {**frame, "n": 2}) is True
+        # ...which sends it before anything queued later, and logs the failure.
+        assert await realtime.agroup_send("conversation.1", frame) is False
+    assert [r.getMessage() for r in caplog.records] == ["Could not send a typing frame to conversation.1"] * 3
+
+
+def test_a_send_from_plain_sync_code_says_whether_the_channel_layer_took_it(redis_layer, caplog):
+    frame = {"type": "typing", "active": True}
+    assert realtime.group_send("conversation.1", frame) is True
+    redis_layer.kill()
+    with caplog.at_level(logging.ERROR, logger="helpdesk.realtime"):
+        assert realtime.group_send("conversation.1", frame) is False
+    assert [r.getMessage() for r in caplog.records] == ["Could not send a typing frame to conversation.1"]
+
+
+async def test_frames_queued_by_database_calls_keep_their_order_with_direct_sends(redis_layer):
+    """A reply's stored message (sent after its commit, from the database thread) comes before its reply_done."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("conversation.7", channel)
+
+    def commit_three() -> None:
+        for n in range(3):
+            realtime.group_send("conversation.7", {"type": "message", "n": n})
+
+    await sync_to_async(commit_three)()
+    assert await realtime.agroup_send("conversation.7", {"type": "reply_done"}) is True
+    received = [(await asyncio.wait_for(layer.receive(channel), 5))["frame"] for _ in range(4)]
+    assert received == [
+        {"type": "message", "n": 0},
+        {"type": "message", "n": 1},
+        {"type": "message", "n": 2},
+        {"type": "reply_done"},
+    ]
 
 
 # ---------------------------------------------------------------- the cache is down: store and answer anyway
