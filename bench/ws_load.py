@@ -995,6 +995,10 @@ def summarise(bench: Bench, step: Step, batch: list[Sent], checks: dict, stub: d
             "per_s": round(len(window) / duration, 2),
             "answered_window": len(answers),
             "no_token_frame": sum(1 for s in window if s.t_first is None),
+            # The copilot streams sentence by sentence: one token frame per sentence it releases.
+            "token_frames_per_answer": round(statistics.fmean([s.tokens for s in window if s.t_first is not None]), 2)
+            if any(s.t_first is not None for s in window)
+            else None,
             "timed_out": sum(s.timed_out for s in batch),
         },
         "ttft_ms": spread(ttft),
@@ -1098,6 +1102,13 @@ def report(results: list[Step], args, cluster: Cluster, sampler: Sampler, error_
                 f"(while ramping: {resources.get('pg_connections_max_ramp')})"
             )
         print(f"    sockets held by process: {step.result['sockets_by_process']}")
+        cpu = sum(values["cpu_mean"] for values in resources.get("processes", {}).values())
+        rate = step.result["messages"]["per_s"]
+        if rate:
+            print(
+                f"    all processes: {cpu:.0f} % of a core, {cpu * 10 / rate:.0f} ms of CPU per message; "
+                f"token frames per answer {step.result['messages']['token_frames_per_answer']}"
+            )
         traced = step.result["server_steps_ms"]
         if traced:
             print(

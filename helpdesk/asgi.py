@@ -1,16 +1,13 @@
 """ASGI entry point: daphne serves HTTP and websockets from this one application."""
 
 import os
-import sys
 
-from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings.production")
 
 # Django must be set up before anything imports models, routing included.
 django_asgi_app = get_asgi_application()
-sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL_MS / 1000)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

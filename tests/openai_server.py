@@ -22,6 +22,9 @@ Faults tests can inject (``server.heal()`` disarms them all and zeroes the delay
 - ``server.fail_next(status=500, times=2)``: any route answers with a JSON error body.
 - ``server.delay = 2.0``: seconds slept before answering any request.
 - ``server.token_delay = 0.05``: seconds slept between streamed chunks.
+- ``server.sse_variants = True``: streams use the rest of the SSE format, as some servers do: a
+  comment line (``: keep-alive``) and an ``event:`` line before events, and each event's JSON
+  split over two ``data:`` lines.
 - ``server.malformed_next(times=1)``: a stream sends the role chunk, one content chunk, then
   a complete SSE event whose data is truncated JSON, then ends normally. A non-streaming
   request gets a 200 with a truncated JSON body. With ``streams_only=True`` it waits for a
@@ -164,6 +167,7 @@ class OpenAIStub(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.delay = 0.0
         self.token_delay = 0.0
+        self.sse_variants = False
         self.dimensions_override: int | None = None
         self.chat_replies: collections.deque[str] = collections.deque()
         self.chat_handler: Callable[[dict], str] | None = None
@@ -218,6 +222,7 @@ class OpenAIStub(ThreadingHTTPServer):
             self._malformed = self._malformed_streams = self._disconnects = 0
             self._stalls.clear()
         self.delay = self.token_delay = 0.0
+        self.sse_variants = False
 
     def disconnect_next(self, times: int = 1) -> None:
         with self._lock:
@@ -370,6 +375,11 @@ class _Handler(BaseHTTPRequestHandler):
         def send(data: str) -> None:
             if next(first) and self.server.token_delay:
                 time.sleep(self.server.token_delay)
+            if self.server.sse_variants and data.startswith("{"):
+                # Two data lines join with a newline, which is whitespace inside JSON.
+                head, tail = data.split(",", 1)
+                self._write_chunk(f": keep-alive\n\nevent: message\ndata: {head},\ndata:{tail}\n\n".encode())
+                return
             self._write_chunk(f"data: {data}\n\n".encode())
 
         send(json.dumps(chunk({"role": "assistant", "content": ""})))

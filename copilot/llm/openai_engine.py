@@ -85,7 +85,11 @@ async def chat_stream(*, model: str, request: dict) -> AsyncIterator[dict]:
         model=model, stream=True, stream_options={"include_usage": True}, **request
     ) as response:
         data: list[str] = []
+        done = False
         async for line in _lines(response):
+            if done:
+                # The rest of the body is read, so the connection goes back to the pool.
+                continue
             if line.startswith("data:"):
                 data.append(line[5:].removeprefix(" "))
                 continue
@@ -94,7 +98,8 @@ async def chat_stream(*, model: str, request: dict) -> AsyncIterator[dict]:
                 continue
             payload, data = "\n".join(data), []
             if payload.startswith("[DONE]"):
-                return
+                done = True
+                continue
             chunk = json.loads(payload)
             if not isinstance(chunk, dict):
                 raise ValueError(f"a stream event is not an object: {payload[:80]!r}")

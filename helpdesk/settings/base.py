@@ -251,10 +251,6 @@ COPILOT_MAX_TOKENS = env_int("COPILOT_MAX_TOKENS", 0)
 # process's one shared thread (helpdesk/asyncdb.py). Off by default: at 500 bench sessions it
 # halved the median first token but tripled the slow tail and the answers that arrived late.
 DB_PARALLEL_CALLS = env_bool("DB_PARALLEL_CALLS", False)
-# How long a busy thread keeps the GIL before another may take it (Python's default is 5 ms).
-# A web process's database thread waits up to that long after every query while the event
-# loop is busy; applied by the ASGI entry point only.
-GIL_SWITCH_INTERVAL_MS = env_float("GIL_SWITCH_INTERVAL_MS", 5.0)
 # "verified" checks an answer before sending it; "stream" sends it sentence by sentence
 # through fast guards. Empty: stream for the openai engine, verified for the offline one.
 COPILOT_DELIVERY = env_str("COPILOT_DELIVERY")

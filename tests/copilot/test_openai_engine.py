@@ -94,6 +94,14 @@ def test_streams_a_grounded_answer_sentence_by_sentence(llm, ask):
     assert turn.qa_score == 9
 
 
+def test_a_stream_with_comments_event_names_and_multi_line_data_is_read_whole(llm, ask):
+    llm.sse_variants = True
+    llm.chat_handler = Model("Hi Petr. Your order 12345 is on its way with PPL.")
+    events, turn = ask("Where is my order 12345?")
+    assert turn.fallback == ""
+    assert "".join(tokens(events)).startswith("Hi Petr. Your order 12345 is on its way with PPL.")
+
+
 def test_the_prompt_carries_the_crm_card_tool_results_and_rules(llm, ask):
     ask("Where is my order 12345?")
     generation = next(request["body"] for request in llm.chat_requests if request["body"].get("stream"))
