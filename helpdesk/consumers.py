@@ -19,6 +19,7 @@ from copilot.delivery import chat_message_receive, turn_deliver
 from copilot.selectors import message_unanswered_get
 from helpdesk import realtime
 from helpdesk.asyncdb import database_sync_to_async
+from helpdesk.channel_layer import ChannelLayerUnavailable
 from helpdesk.client_ip import scope_client_ip
 from helpdesk.identity import conversation_token_read
 from helpdesk.models import Conversation, Message
@@ -103,7 +104,10 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             try:
                 return await self.channel_layer.receive(self.channel_name)
             except Exception as exc:
-                if self.layer_recovery is None and await self.layer_answers():
+                # The pub/sub layer lost its connection: frames published meanwhile are gone even if
+                # Redis answers again already, so the client must catch up.
+                outage = isinstance(exc, ChannelLayerUnavailable)
+                if not outage and self.layer_recovery is None and await self.layer_answers():
                     # Not an outage: a blocking read that outlived the client's socket timeout.
                     logger.debug("Channel layer receive failed; the layer answers, receiving again", exc_info=True)
                     continue

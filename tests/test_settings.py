@@ -142,3 +142,34 @@ def test_production_settings_pass_the_deploy_checks():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("", "channels_redis.core.RedisChannelLayer"),
+        ("pubsub", "helpdesk.channel_layer.PubSubChannelLayer"),
+        ("queues", "channels_redis.core.RedisChannelLayer"),
+        ("kafka", "ImproperlyConfigured"),
+    ],
+)
+def test_channel_layer_kind_chooses_the_redis_layer(kind, expected):
+    script = (
+        "from django.conf import settings;"
+        "from django.core.exceptions import ImproperlyConfigured\n"
+        "try:\n"
+        "    print(settings.CHANNEL_LAYERS['default']['BACKEND'])\n"
+        "except ImproperlyConfigured:\n"
+        "    print('ImproperlyConfigured')"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "CHANNEL_LAYER_KIND": kind,
+    }
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.embedded_pg import embedded_database
 from helpdesk.env import env_bool, env_float, env_int, env_list, env_str, secret_file_read
@@ -173,12 +174,23 @@ SPECTACULAR_SETTINGS = {
 # Redis is optional in development: without REDIS_URL the channel layer is in-memory
 # and Celery runs tasks eagerly in-process.
 REDIS_URL = env_str("REDIS_URL")
+# "queues": channels_redis's default layer, which fetches frames one by one and holds them for a
+# process that is briefly away. "pubsub": Redis pushes each frame to the processes that have
+# sockets in its group (helpdesk/channel_layer.py); faster under load (docs/operations.md), but a
+# Redis restart quicker than a process notices can leave its subscriptions stale for seconds.
+CHANNEL_LAYER_KIND = env_str("CHANNEL_LAYER_KIND", "queues")
+if CHANNEL_LAYER_KIND not in ("pubsub", "queues"):
+    raise ImproperlyConfigured(f"CHANNEL_LAYER_KIND is 'pubsub' or 'queues', not {CHANNEL_LAYER_KIND!r}")
 if REDIS_URL:
     # redis-py's 5 s read timeout races channels_redis's 5 s blocking receive, so an idle socket's
     # receive timed out every few seconds (tests/faults/test_redis_faults.py); 15 s outlasts it.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": (
+                "helpdesk.channel_layer.PubSubChannelLayer"
+                if CHANNEL_LAYER_KIND == "pubsub"
+                else "channels_redis.core.RedisChannelLayer"
+            ),
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}]},
         }
     }

@@ -9,9 +9,6 @@ The multi-process version of this is tests/faults/test_redis_faults.py.
 import asyncio
 import json
 import logging
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -31,6 +28,7 @@ from helpdesk.consumers import CLOSE_RECONNECT
 from helpdesk.models import Message
 from helpdesk.services import widget_session_start
 from tests.factories import ConversationFactory
+from tests.helpdesk.conftest import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,58 +36,10 @@ ORIGIN = (b"origin", b"http://127.0.0.1")
 TIMEOUT = 10
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """redis-server on one port, which ``kill`` (SIGKILL) and ``start`` can take down and bring back."""
-
-    def __init__(self, binary: str):
-        self.binary, self.port, self.process = binary, _free_port(), None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not listen on {self.port}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def redis():
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is missing: `make test` installs Debian's redis-server package")
-    server = RedisServer(binary)
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        server.kill()
-
-
-@pytest.fixture
-def redis_layer(settings, redis):
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis.url]}}
-    }
+@pytest.fixture(params=["helpdesk.channel_layer.PubSubChannelLayer", "channels_redis.core.RedisChannelLayer"])
+def redis_layer(request, settings, redis):
+    """Both kinds of channel layer (CHANNEL_LAYER_KIND) against a real redis-server."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": request.param, "CONFIG": {"hosts": [redis.url]}}}
     return redis
 
 
@@ -99,7 +49,7 @@ def cache_down(settings):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{_free_port()}/0",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         }
     }
 
