@@ -207,6 +207,9 @@ class LocalLLMSupervisor:
         """Start and supervise in the foreground until SIGTERM or SIGINT; the child never outlives this call."""
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_raise) if in_main_thread else None
+        # Started in the background by a shell without job control, a process inherits SIGINT
+        # ignored and Python leaves it so: "until SIGINT" must hold there too.
+        previous_sigint = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main_thread else None
         try:
             self.start()
             logger.info("Local LLM server ready at %s/v1 (pid %s)", self.url, self.status.pid)
@@ -219,8 +222,8 @@ class LocalLLMSupervisor:
         finally:
             # A second Ctrl-C must not interrupt the clean-up half-way and leave the child behind;
             # stop() is bounded by stop_timeout anyway.
-            previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
             if in_main_thread:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
             try:
                 self.stop()

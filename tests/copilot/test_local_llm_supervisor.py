@@ -343,13 +343,21 @@ LocalLLMSupervisor(
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signalled_supervisor_stops_its_child_before_it_exits(fake_server, tmp_path, signum):
+# A shell without job control starts background commands with SIGINT ignored, and Python keeps it so.
+SIGINT_IGNORED = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+
+
+@pytest.mark.parametrize(
+    ("signum", "prelude"),
+    [(signal.SIGTERM, ""), (signal.SIGINT, ""), (signal.SIGINT, SIGINT_IGNORED)],
+    ids=["SIGTERM", "SIGINT", "SIGINT-inherited-ignored"],
+)
+def test_a_signalled_supervisor_stops_its_child_before_it_exits(fake_server, tmp_path, signum, prelude):
     status_file = tmp_path / "local-llm.json"
     port = free_port()
     # A separate process, as in production: no Django, and the signal goes to the supervisor only.
     supervisor = subprocess.Popen(  # noqa: S603 - fixed interpreter and code
-        [sys.executable, "-c", SUPERVISOR_SCRIPT, str(fake_server), str(port), str(status_file)],
+        [sys.executable, "-c", prelude + SUPERVISOR_SCRIPT, str(fake_server), str(port), str(status_file)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
