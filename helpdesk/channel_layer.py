@@ -111,28 +111,27 @@ class _Shard(RedisSingleShardConnection):
     down = False
 
     async def ping(self) -> None:
-        async def ping() -> None:
-            async with self._lock:
-                self._ensure_redis()
-                await self._redis.ping()
+        await _again_on_a_dead_connection(self._ping)
 
-        await _again_on_a_dead_connection(ping)
+    async def _ping(self) -> None:
+        async with self._lock:
+            self._ensure_redis()
+            await self._redis.ping()
 
     async def publish(self, channel: str, message: bytes) -> None:
         await _again_on_a_dead_connection(lambda: super(_Shard, self).publish(channel, message))
 
+    # The subscribed connection is shared with the receiving loop: whichever meets an outage
+    # first announces it. Met by a (un)subscribe, the loop would reconnect without noticing.
     async def subscribe(self, channel: str) -> None:
-        # The subscribed connection is shared with the receiving loop: whichever meets the
-        # outage first announces it. Met here, the loop would reconnect without noticing.
-        try:
-            await super().subscribe(channel)
-        except Exception as exc:
-            self.lost(exc)
-            raise
+        await self._noting_outage(super().subscribe(channel))
 
     async def unsubscribe(self, channel: str) -> None:
+        await self._noting_outage(super().unsubscribe(channel))
+
+    async def _noting_outage(self, call: Awaitable[None]) -> None:
         try:
-            await super().unsubscribe(channel)
+            await call
         except Exception as exc:
             self.lost(exc)
             raise
@@ -153,7 +152,7 @@ class _Shard(RedisSingleShardConnection):
 
     async def _do_receiving(self) -> None:
         # RedisSingleShardConnection._do_receiving, plus: the first failure of an outage is
-        # announced to the waiting sockets. redis-py reconnects and resubscribes by itself.
+        # announced to the waiting sockets, and the first read after it renews the subscriptions.
         while True:
             try:
                 if self._pubsub and self._pubsub.subscribed:

@@ -38,15 +38,7 @@ def group_send(group: str, frame: dict) -> bool:
     if loop is not None:
         loop.call_soon_threadsafe(_outbox_put, loop, group, frame, None)
         return True
-    layer = get_channel_layer()
-    if layer is None:
-        return False
-    try:
-        async_to_sync(layer.group_send)(group, {"type": "relay", "group": group, "frame": frame})
-    except Exception:
-        logger.exception("Could not send a %s frame to %s", frame.get("type"), group)
-        return False
-    return True
+    return async_to_sync(_layer_send)(group, frame)
 
 
 async def agroup_send(group: str, frame: dict) -> bool:
