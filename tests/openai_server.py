@@ -22,6 +22,9 @@ Faults tests can inject (``server.heal()`` disarms them all and zeroes the delay
 - ``server.fail_next(status=500, times=2)``: any route answers with a JSON error body.
 - ``server.delay = 2.0``: seconds slept before answering any request.
 - ``server.token_delay = 0.05``: seconds slept between streamed chunks.
+- ``server.error_event_next(times=1)``: a stream sends the role chunk and one content chunk,
+  then an event whose data is ``{"error": {...}}`` (how servers report a failure mid-stream),
+  then ends. It waits for a streaming request.
 - ``server.sse_variants = True``: streams use the rest of the SSE format, as some servers do: a
   comment line (``: keep-alive``) and an ``event:`` line before events, and each event's JSON
   split over two ``data:`` lines.
@@ -175,6 +178,7 @@ class OpenAIStub(ThreadingHTTPServer):
         self._malformed = 0
         self._malformed_streams = 0
         self._disconnects = 0
+        self._error_events = 0
         self._stalls: list[tuple[int, float]] = []
         self._closing = threading.Event()
         # The threads that served this server's connections (the stdlib keeps none for daemon threads).
@@ -219,7 +223,7 @@ class OpenAIStub(ThreadingHTTPServer):
         """Disarm every injected fault: from now on the server answers promptly and well."""
         with self._lock:
             self._failures.clear()
-            self._malformed = self._malformed_streams = self._disconnects = 0
+            self._malformed = self._malformed_streams = self._disconnects = self._error_events = 0
             self._stalls.clear()
         self.delay = self.token_delay = 0.0
         self.sse_variants = False
@@ -227,6 +231,17 @@ class OpenAIStub(ThreadingHTTPServer):
     def disconnect_next(self, times: int = 1) -> None:
         with self._lock:
             self._disconnects += times
+
+    def error_event_next(self, times: int = 1) -> None:
+        with self._lock:
+            self._error_events += times
+
+    def take_error_event(self) -> bool:
+        with self._lock:
+            if self._error_events:
+                self._error_events -= 1
+                return True
+            return False
 
     def stall_next(self, *, after_chunks: int = 2, seconds: float = 5.0, times: int = 1) -> None:
         with self._lock:
@@ -383,6 +398,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(f"data: {data}\n\n".encode())
 
         send(json.dumps(chunk({"role": "assistant", "content": ""})))
+        if not (malformed or disconnect) and self.server.take_error_event():
+            send(json.dumps(chunk({"content": pieces[0]})))
+            send(json.dumps({"error": {"message": "The server is overloaded.", "type": "server_error"}}))
+            self._end_chunks()
+            return
         if malformed:
             for piece in pieces[:1]:
                 send(json.dumps(chunk({"content": piece})))

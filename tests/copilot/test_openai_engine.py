@@ -183,6 +183,17 @@ def test_a_stream_that_stalls_after_a_sentence_drops_the_unfinished_one_and_esca
     assert turn.escalation_reasons == ["engine_failure"]
 
 
+def test_an_error_event_in_the_stream_is_answered_by_the_offline_engine(llm, ask):
+    llm.error_event_next()
+    events, turn = ask("Where is my order 12345?")
+    assert turn.fallback == (
+        "generate: ValueError: the server sent an error: "
+        "{'message': 'The server is overloaded.', 'type': 'server_error'}"
+    )
+    answer = final(events).text
+    assert "12345" in answer and "PPL" in answer
+
+
 def test_a_stream_that_breaks_before_a_whole_sentence_is_answered_by_the_offline_engine(llm, ask):
     # "Hi ", "Petr, " arrive, then the connection drops: the customer has seen nothing yet.
     llm.disconnect_next()
