@@ -112,10 +112,7 @@ class ProcessSet:
                 pass_fds=(listener.fileno(),),
             )
         for number in range(1, self.workers + 1):
-            self._spawn(
-                f"celery-{number}",
-                [str(bin_dir / "celery"), "-A", "helpdesk", "worker", "-n", f"worker{number}@%h", "-l", "INFO"],
-            )
+            self._spawn(f"celery-{number}", celery_worker_argv(number=number, bin_dir=bin_dir, data_dir=self.data_dir))
 
     def wait(self) -> int:
         """Until a child exits or the set is asked to stop; returns the exit status for the parent."""
@@ -159,6 +156,15 @@ class ProcessSet:
                     process.wait()
         if getattr(self, "listener", None) is not None:
             self.listener.close()
+
+
+def celery_worker_argv(*, number: int, bin_dir: Path, data_dir: Path) -> list[str]:
+    """The first worker also runs Celery beat (webhook retries): exactly one beat per set, or
+    each scheduled task would be queued once per beat."""
+    argv = [str(bin_dir / "celery"), "-A", "helpdesk", "worker", "-n", f"worker{number}@%h", "-l", "INFO"]
+    if number == 1:
+        argv += ["--beat", "--schedule", str(data_dir / "celerybeat-schedule")]
+    return argv
 
 
 def open_files_limit_raise() -> int:

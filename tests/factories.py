@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crm.models import Account, Customer, Order, OrderItem, Product
 from helpdesk.models import AgentProfile, Conversation, Message, Ticket
+from integrations.models import WebhookEndpoint, WebhookEvent
 from knowledge.models import EMBEDDING_DIMENSIONS, Article, ArticleChunk, Category, KnowledgeGap
 
 
@@ -157,3 +158,13 @@ class KnowledgeGapFactory(factory.django.DjangoModelFactory):
     embedding = factory.Sequence(unit_vector)
     best_confidence = 0.2
     last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+
+    name = factory.Sequence(lambda n: f"Receiver {n}")
+    url = "http://127.0.0.1:9/hooks"
+    secret = "test-secret-of-the-receiver"
+    events = factory.LazyFunction(lambda: [event.value for event in WebhookEvent])

@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from copilot.models import Intent
+from integrations.models import WebhookDelivery
 from knowledge.models import Article
 from tests import factories
 
@@ -34,6 +35,10 @@ FACTORIES = {
     "axes.accesslog": lambda: AccessLog.objects.create(username="jana", ip_address="192.0.2.1", user_agent="test"),
     "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
         username="jana", ip_address="192.0.2.1", user_agent="test", locked_out=True
+    ),
+    "integrations.webhookendpoint": factories.WebhookEndpointFactory,
+    "integrations.webhookdelivery": lambda: WebhookDelivery.objects.create(
+        endpoint=factories.WebhookEndpointFactory(), event="ticket.updated", payload={"data": {}}
     ),
     # DRF's token admin finds a token by its user's id.
     "authtoken.tokenproxy": lambda: Token.objects.create(user=factories.UserFactory()).user,

@@ -18,6 +18,7 @@ from helpdesk.selectors import (
 )
 from helpdesk.services.conversations import conversation_reopen, system_message_add
 from helpdesk.services.follow_up import follow_up_acknowledgement_enqueue
+from integrations.services import escalation_created_publish, ticket_updated_publish
 
 
 def ticket_sla_due(*, priority: str, opened_at: datetime) -> datetime:
@@ -44,6 +45,7 @@ def ticket_escalate(
             existing.reason = f"{existing.reason}; {reason}" if existing.reason else reason
             existing.sla_due_at = min(existing.sla_due_at, ticket_sla_due(priority=priority, opened_at=now))
             existing.save(update_fields=["priority", "reason", "sla_due_at", "updated_at"])
+            ticket_updated_publish(ticket=existing, changes=["priority", "reason", "sla_due_at"])
         return existing, False
     online = bool(agents_online_get())
     email = conversation_reply_email_get(conversation=conversation)
@@ -79,6 +81,7 @@ def ticket_escalate(
     )
     if follow_up and email:
         follow_up_acknowledgement_enqueue(ticket=ticket)
+    escalation_created_publish(ticket=ticket)
     return ticket, True
 
 

@@ -19,6 +19,7 @@ from helpdesk.services.conversations import (
     system_message_add,
 )
 from helpdesk.services.follow_up import agent_reply_email_enqueue, agent_reply_email_wanted
+from integrations.services import conversation_resolved_publish, ticket_updated_publish
 
 # bot -> pending_human -> human -> resolved, and human -> bot on hand back. An agent may
 # also take a conversation straight from the bot, and a customer writing again reopens a
@@ -99,7 +100,12 @@ def conversation_resolve(*, conversation: Conversation, by: AbstractUser | None 
     closing = {"status": Ticket.Status.RESOLVED, "resolved_at": now, "updated_at": now}
     if by is not None:
         closing["assignee"] = by
-    conversation.tickets.filter(status__in=Ticket.OPEN_STATUSES).update(**closing)
+    closed = list(conversation.tickets.filter(status__in=Ticket.OPEN_STATUSES).values_list("pk", "assignee_id"))
+    conversation.tickets.filter(pk__in=[pk for pk, _ in closed]).update(**closing)
+    for ticket in Ticket.objects.filter(pk__in=[pk for pk, _ in closed]).select_related("customer", "assignee"):
+        reassigned = by is not None and dict(closed)[ticket.pk] != by.pk
+        ticket_updated_publish(ticket=ticket, changes=["status", "resolved_at", *(["assignee"] if reassigned else [])])
+    conversation_resolved_publish(conversation=conversation, by=by)
     system_message_add(
         conversation=conversation, text="This conversation has been resolved", event="resolved", author=by
     )
@@ -118,7 +124,14 @@ def conversation_assign(*, conversation_id: int, agent: AbstractUser, assignee: 
     previous = conversation.assigned_agent
     conversation.assigned_agent = assignee
     conversation.save(update_fields=["assigned_agent", "updated_at"])
-    conversation.tickets.filter(status__in=Ticket.OPEN_STATUSES).update(assignee=assignee, updated_at=timezone.now())
+    reassigned = list(conversation.tickets.filter(status__in=Ticket.OPEN_STATUSES).exclude(assignee=assignee))
+    conversation.tickets.filter(pk__in=[ticket.pk for ticket in reassigned]).update(
+        assignee=assignee, updated_at=timezone.now()
+    )
+    for ticket in Ticket.objects.filter(pk__in=[ticket.pk for ticket in reassigned]).select_related(
+        "customer", "assignee"
+    ):
+        ticket_updated_publish(ticket=ticket, changes=["assignee"])
     if conversation.status == Conversation.Status.HUMAN and previous != assignee:
         name = agent_name(assignee)
         system_message_add(
@@ -188,13 +201,15 @@ def ticket_update(
                     ticket.save(update_fields=["status", "resolved_at", "updated_at"])
             except IntegrityError as exc:
                 raise TransitionError("This conversation already has an open escalation ticket.") from exc
+            ticket_updated_publish(ticket=ticket, changes=["status", "resolved_at"])
     if assignee is not None:
         if not agent_is_eligible(user=assignee):
             raise ValidationError({"assignee": "Tickets can only be assigned to active agents."})
         if live and ticket.is_open:
             conversation_assign(conversation_id=conversation.pk, agent=by, assignee=assignee)
             ticket.refresh_from_db()
-        else:
+        elif ticket.assignee_id != assignee.pk:
             ticket.assignee = assignee
             ticket.save(update_fields=["assignee", "updated_at"])
+            ticket_updated_publish(ticket=ticket, changes=["assignee"])
     return ticket_get(ticket_id=ticket.pk)

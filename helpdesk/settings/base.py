@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "crm",
     "knowledge",
     "copilot",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -324,6 +325,16 @@ LOGIN_REDIRECT_URL = "/console/"
 # Escalation tickets get an SLA due time by priority, in minutes.
 TICKET_SLA_MINUTES = {"urgent": 30, "high": 120, "medium": 480, "low": 1440}
 
+# Outbound webhooks (docs/integrations.md). A receiver that does not answer 2xx is tried again
+# after WEBHOOK_BACKOFF_SECONDS, doubling each time up to an hour, WEBHOOK_MAX_ATTEMPTS times in all.
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30)
+# Celery beat queues the retries that are due; production runs it inside the first worker.
+CELERY_BEAT_SCHEDULE = {
+    "webhook-deliveries-due": {"task": "integrations.tasks.webhook_deliveries_due_task", "schedule": 30.0},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -336,5 +347,6 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
         # The openai SDK's transport logs every request at INFO.
         "httpx2": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,89 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from integrations.services import webhook_delivery_redeliver
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "events", "secret", "is_active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["name", "url", "event_list", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "url"]
+
+    @admin.display(description="events")
+    def event_list(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.events)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "event", "endpoint", "status", "attempts", "last_status_code", "delivered_at"]
+    list_filter = ["status", "event", "endpoint"]
+    search_fields = ["event_id", "last_error"]
+    list_select_related = ["endpoint"]
+    date_hierarchy = "created_at"
+    actions = ["redeliver"]
+    fields = [
+        "endpoint",
+        "event",
+        "event_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+        "created_at",
+        "attempts_table",
+        "payload",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="attempt log")
+    def attempts_table(self, obj: WebhookDelivery):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    entry.get("attempt"),
+                    entry.get("at"),
+                    entry.get("status_code") or "—",
+                    entry.get("ms"),
+                    entry.get("error"),
+                )
+                for entry in obj.attempt_log
+            ),
+        )
+        if not obj.attempt_log:
+            return "—"
+        return format_html(
+            "<table><tr><th>#</th><th>at</th><th>HTTP</th><th>ms</th><th>error</th></tr>{}</table>", rows
+        )
+
+    @admin.action(description="Redeliver the selected deliveries", permissions=["redeliver"])
+    def redeliver(self, request, queryset):
+        for delivery_id in queryset.values_list("pk", flat=True):
+            webhook_delivery_redeliver(delivery_id=delivery_id)
+        self.message_user(request, f"Queued {queryset.count()} deliveries again.", messages.SUCCESS)
+
+    def has_redeliver_permission(self, request) -> bool:
+        return request.user.has_perm("integrations.change_webhookdelivery")

@@ -1,0 +1,16 @@
+"""Celery tasks for webhooks: thin, by id, safe to run twice (each attempt claims its row)."""
+
+from celery import shared_task
+
+from integrations.services import webhook_deliveries_due_queue, webhook_delivery_attempt
+
+
+@shared_task
+def webhook_deliver_task(delivery_id: int) -> str:
+    delivery = webhook_delivery_attempt(delivery_id=delivery_id)
+    return delivery.status if delivery else "skipped"
+
+
+@shared_task
+def webhook_deliveries_due_task() -> int:
+    return webhook_deliveries_due_queue()
