@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from integrations.services import webhook_delivery_redeliver
+from integrations.models import IntegrationLog, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from integrations.services.webhooks import webhook_delivery_redeliver
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -87,3 +87,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_redeliver_permission(self, request) -> bool:
         return request.user.has_perm("integrations.change_webhookdelivery")
+
+
+@admin.register(IntegrationLog)
+class IntegrationLogAdmin(admin.ModelAdmin):
+    list_display = ["reference", "event", "customer", "conversation", "source", "created_at"]
+    list_filter = ["event", "source"]
+    search_fields = ["event", "customer__external_id", "customer__name"]
+    list_select_related = ["customer", "conversation", "source"]
+    date_hierarchy = "created_at"
+    fields = ["event", "customer", "conversation", "source", "data", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,7 +1,9 @@
 import secrets
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
@@ -85,3 +87,37 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint.name} ({self.status})"
+
+
+class IntegrationLog(models.Model):
+    """An event another system records through ``POST /api/analytics/log``."""
+
+    event = models.CharField(max_length=100)
+    customer = models.ForeignKey(
+        "crm.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="integration_logs"
+    )
+    conversation = models.ForeignKey(
+        "helpdesk.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="integration_logs"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    source = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="integration_logs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        # Whoever holds a token with this permission may call the integration API (docs/integrations.md).
+        permissions = [("use_api", "Can call the integration API")]
+        constraints = [models.CheckConstraint(condition=~Q(event=""), name="integrations_log_event_not_empty")]
+        indexes = [
+            models.Index(fields=["event", "-created_at"], name="integrations_log_event_idx"),
+            GinIndex(fields=["data"], name="integrations_log_data_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.event}"
+
+    @property
+    def reference(self) -> str:
+        return f"LOG-{self.pk or 0:06d}"

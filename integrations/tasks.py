@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from integrations.services import webhook_deliveries_due_queue, webhook_delivery_attempt
+from integrations.services.webhooks import webhook_deliveries_due_queue, webhook_delivery_attempt
 
 
 @shared_task

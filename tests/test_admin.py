@@ -6,7 +6,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from copilot.models import Intent
-from integrations.models import WebhookDelivery
+from integrations.models import IntegrationLog, WebhookDelivery
 from knowledge.models import Article
 from tests import factories
 
@@ -40,6 +40,7 @@ FACTORIES = {
     "integrations.webhookdelivery": lambda: WebhookDelivery.objects.create(
         endpoint=factories.WebhookEndpointFactory(), event="ticket.updated", payload={"data": {}}
     ),
+    "integrations.integrationlog": lambda: IntegrationLog.objects.create(event="test.event", data={"a": 1}),
     # DRF's token admin finds a token by its user's id.
     "authtoken.tokenproxy": lambda: Token.objects.create(user=factories.UserFactory()).user,
 }

@@ -1,4 +1,5 @@
-"""The REST API: the widget's endpoints (conversation token) and the agents' (login or token)."""
+"""The REST API: the widget's endpoints (conversation token), the agents' (login or token) and the
+integration API (token with the integrations.use_api permission)."""
 
 from django.urls import include, path
 
@@ -10,4 +11,5 @@ urlpatterns = [
     path("widget/conversation/email", widget.WidgetContactEmailView.as_view(), name="api-widget-email"),
     path("widget/conversation/csat", widget.WidgetCsatView.as_view(), name="api-widget-csat"),
     path("", include("helpdesk.api.agent_urls")),
+    path("", include("integrations.urls")),
 ]

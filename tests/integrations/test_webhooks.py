@@ -14,7 +14,7 @@ from helpdesk.models import Conversation, Ticket
 from helpdesk.services.escalation import ticket_escalate
 from helpdesk.services.ownership import conversation_resolve, ticket_update
 from integrations.models import WebhookDelivery, WebhookEvent
-from integrations.services import (
+from integrations.services.webhooks import (
     webhook_backoff_seconds,
     webhook_deliveries_due_queue,
     webhook_delivery_attempt,

@@ -299,6 +299,12 @@ def agents_only(ok: Expect, refused: int = 403) -> dict[str, Expect]:
     return {ANON: denied(refused), CUST: denied(refused), USER: denied(refused), AGENT: ok, STAFF: ok}
 
 
+def integration_token_only() -> dict[str, Expect]:
+    """The integration API takes only a token with integrations.use_api (tests/integrations/test_api.py
+    has the allowed cells); no session, widget token or agent counts."""
+    return dict.fromkeys(PRINCIPALS, denied(401))
+
+
 def admin_only(ok: Expect, path: str) -> dict[str, Expect]:
     login = f"/admin/login/?next={path}"
     return {
@@ -530,6 +536,41 @@ ROWS: list[Row] = [
         missing_url=const(f"/api/customers/{MISSING_PK}"),
     ),
     Row("api/agents", "GET", const("/api/agents"), agents_only(allowed(200))),
+    Row(
+        "api/accounts/<str:account_id>",
+        "GET",
+        const(f"/api/accounts/{B_ACCOUNT}"),
+        integration_token_only(),
+        missing_url=const("/api/accounts/ACC-MISSING"),
+    ),
+    Row(
+        "api/support/escalate",
+        "POST",
+        const("/api/support/escalate"),
+        integration_token_only(),
+        body=const({"customer_id": B_EXTERNAL_ID, "reason": "test"}),
+    ),
+    Row(
+        "api/support/send",
+        "POST",
+        const("/api/support/send"),
+        integration_token_only(),
+        body=const({"customer_id": B_EXTERNAL_ID, "message": "Hello"}),
+    ),
+    Row(
+        "api/analytics/log",
+        "POST",
+        const("/api/analytics/log"),
+        integration_token_only(),
+        body=const({"event": "test", "customer_id": B_EXTERNAL_ID}),
+    ),
+    Row(
+        "api/chat",
+        "POST",
+        const("/api/chat"),
+        integration_token_only(),
+        body=const({"customer_id": B_EXTERNAL_ID, "message": "Where is my order?"}),
+    ),
 ]
 
 
