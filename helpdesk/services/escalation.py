@@ -18,7 +18,7 @@ from helpdesk.selectors import (
 )
 from helpdesk.services.conversations import conversation_reopen, system_message_add
 from helpdesk.services.follow_up import follow_up_acknowledgement_enqueue
-from integrations.services import escalation_created_publish, ticket_updated_publish
+from integrations.services.webhooks import escalation_created_publish, ticket_updated_publish
 
 
 def ticket_sla_due(*, priority: str, opened_at: datetime) -> datetime:

@@ -19,7 +19,7 @@ from helpdesk.services.conversations import (
     system_message_add,
 )
 from helpdesk.services.follow_up import agent_reply_email_enqueue, agent_reply_email_wanted
-from integrations.services import conversation_resolved_publish, ticket_updated_publish
+from integrations.services.webhooks import conversation_resolved_publish, ticket_updated_publish
 
 # bot -> pending_human -> human -> resolved, and human -> bot on hand back. An agent may
 # also take a conversation straight from the bot, and a customer writing again reopens a
