@@ -31,7 +31,13 @@ $(STAMP): requirements.txt constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# Browser libraries the console serves as static files (Chart.js), pinned by package-lock.json.
+NPM_STAMP := node_modules/.installed
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
 
 $(LOCAL_STAMP): requirements-local-llm.txt $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-local-llm.txt

@@ -70,6 +70,8 @@ class Conversation(models.Model):
             models.Index(fields=["status", "-last_message_at"], name="helpdesk_conv_status_idx"),
             models.Index(fields=["customer", "-last_message_at"], name="helpdesk_conv_customer_idx"),
             models.Index(fields=["assigned_agent", "status"], name="helpdesk_conv_agent_idx"),
+            # The analytics page selects conversations by when they started.
+            models.Index(fields=["created_at"], name="helpdesk_conv_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -115,7 +117,11 @@ class Message(models.Model):
             ),
             models.CheckConstraint(condition=~Q(content=""), name="helpdesk_message_content_not_empty"),
         ]
-        indexes = [models.Index(fields=["conversation", "id"], name="helpdesk_message_conv_idx")]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="helpdesk_message_conv_idx"),
+            # First answer of each kind per conversation, for the analytics' response times.
+            models.Index(fields=["conversation", "role", "created_at"], name="helpdesk_message_role_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.content[:60]}"

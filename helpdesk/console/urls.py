@@ -1,6 +1,6 @@
 from django.urls import path
 
-from helpdesk.console import views
+from helpdesk.console import analytics, views
 
 app_name = "console"
 
@@ -8,4 +8,6 @@ urlpatterns = [
     path("", views.console_index, name="index"),
     path("login/", views.ConsoleLoginView.as_view(), name="login"),
     path("logout/", views.ConsoleLogoutView.as_view(), name="logout"),
+    path("analytics/", analytics.analytics_page, name="analytics"),
+    path("analytics/export.csv", analytics.analytics_export, name="analytics-export"),
 ]

@@ -140,7 +140,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # Chart.js for the analytics page, installed by npm (package.json); never from a CDN.
+    ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "helpdesk.storage.StaticFilesStorage"},
@@ -324,6 +328,11 @@ LOGIN_REDIRECT_URL = "/console/"
 
 # Escalation tickets get an SLA due time by priority, in minutes.
 TICKET_SLA_MINUTES = {"urgent": 30, "high": 120, "medium": 480, "low": 1440}
+
+# The analytics page's cost estimate: the model's price per 1,000 prompt and completion tokens.
+LLM_PRICE_PROMPT_PER_1K = env_float("LLM_PRICE_PROMPT_PER_1K", 0.0)
+LLM_PRICE_COMPLETION_PER_1K = env_float("LLM_PRICE_COMPLETION_PER_1K", 0.0)
+LLM_PRICE_CURRENCY = env_str("LLM_PRICE_CURRENCY", "USD")
 
 # Outbound webhooks (docs/integrations.md). A receiver that does not answer 2xx is tried again
 # after WEBHOOK_BACKOFF_SECONDS, doubling each time up to an hour, WEBHOOK_MAX_ATTEMPTS times in all.

@@ -407,6 +407,32 @@ ROWS: list[Row] = [
     Row("api/docs/", "GET", const("/api/docs/"), dict.fromkeys(PRINCIPALS, denied(200)), json=False),
     # The console's pages: login required, agents only.
     Row(
+        "console/analytics/",
+        "GET",
+        const("/console/analytics/"),
+        {
+            ANON: denied(302, "/console/login/?next=/console/analytics/"),
+            CUST: denied(302, "/console/login/?next=/console/analytics/"),
+            USER: denied(403),
+            AGENT: allowed(200),
+            STAFF: allowed(200),
+        },
+        json=False,
+    ),
+    Row(
+        "console/analytics/export.csv",
+        "GET",
+        const("/console/analytics/export.csv"),
+        {
+            ANON: denied(302, "/console/login/?next=/console/analytics/export.csv"),
+            CUST: denied(302, "/console/login/?next=/console/analytics/export.csv"),
+            USER: denied(403),
+            AGENT: allowed(200),
+            STAFF: allowed(200),
+        },
+        json=False,
+    ),
+    Row(
         "console/",
         "GET",
         const("/console/"),

@@ -1,0 +1,250 @@
+"""Selectors for the analytics page (docs/analytics.md): every figure is one SQL aggregate over
+a date range, in the site's time zone. Reads only.
+
+Which conversations count: those created in the range in which the customer wrote at least
+once (the queue leaves out the rest). A conversation had a *human* when it got an escalation
+ticket, an agent's message or an assigned agent. It was *resolved by the AI* when the copilot
+answered and no human took part. Response times are measured from the customer's first
+message to the first answer of the bot, or of an agent.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from knowledge.models import KnowledgeGap
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def since(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def until(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
+
+    @property
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+# The conversations in the period, with what the figures need about each. Every query below
+# starts from it; the created_at and per-conversation message indexes carry it.
+CONVERSATIONS = """
+WITH conv AS (
+    SELECT c.id, c.status, c.csat, c.created_at, c.resolved_at, c.assigned_agent_id,
+           (c.created_at AT TIME ZONE %(tz)s)::date AS day,
+           (SELECT min(m.created_at) FROM helpdesk_message m
+             WHERE m.conversation_id = c.id AND m.role = 'customer') AS first_customer_at,
+           (SELECT min(m.created_at) FROM helpdesk_message m
+             WHERE m.conversation_id = c.id AND m.role = 'assistant') AS first_bot_at,
+           (SELECT min(m.created_at) FROM helpdesk_message m
+             WHERE m.conversation_id = c.id AND m.role = 'agent') AS first_agent_at,
+           EXISTS (SELECT 1 FROM helpdesk_ticket t
+                    WHERE t.conversation_id = c.id AND t.kind = 'escalation') AS escalated
+      FROM helpdesk_conversation c
+     WHERE c.created_at >= %(since)s AND c.created_at < %(until)s
+), counted AS (
+    SELECT conv.*,
+           (escalated OR first_agent_at IS NOT NULL OR assigned_agent_id IS NOT NULL) AS had_human
+      FROM conv
+     WHERE first_customer_at IS NOT NULL
+)
+"""
+
+
+def _rows(sql: str, period: Period, **params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"since": period.since, "until": period.until, "tz": settings.TIME_ZONE, **params})
+        return cursor.fetchall()
+
+
+def _over_conversations(select: str, period: Period) -> list[tuple]:
+    # The SQL is this module's constants only; every value is a bound parameter.
+    return _rows(CONVERSATIONS + select, period)  # noqa: S608
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _seconds(value) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+def analytics_conversations(*, period: Period) -> dict:
+    """Conversations per day, and the automation and escalation rates over the period."""
+    per_day = dict(_over_conversations("SELECT day, count(*) FROM counted GROUP BY day", period))
+    ((total, by_ai, escalated),) = _over_conversations(
+        """SELECT count(*),
+                    count(*) FILTER (WHERE NOT had_human AND first_bot_at IS NOT NULL),
+                    count(*) FILTER (WHERE escalated)
+               FROM counted""",
+        period,
+    )
+    return {
+        "per_day": [{"day": day.isoformat(), "count": per_day.get(day, 0)} for day in period.days],
+        "total": total,
+        "resolved_by_ai": by_ai,
+        "automation_rate": _rate(by_ai, total),
+        "escalated": escalated,
+        "escalation_rate": _rate(escalated, total),
+    }
+
+
+def analytics_response_times(*, period: Period) -> dict:
+    """Seconds to the first answer and to resolution, median and mean, for the bot and for humans."""
+    ((bot_p50, bot_avg, human_p50, human_avg, res_ai_p50, res_ai_avg, res_h_p50, res_h_avg),) = _over_conversations(
+        """SELECT
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_bot_at - first_customer_at))
+                FILTER (WHERE first_bot_at >= first_customer_at),
+            avg(extract(epoch FROM first_bot_at - first_customer_at)) FILTER (WHERE first_bot_at >= first_customer_at),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_agent_at - first_customer_at))
+                FILTER (WHERE first_agent_at >= first_customer_at),
+            avg(extract(epoch FROM first_agent_at - first_customer_at))
+                FILTER (WHERE first_agent_at >= first_customer_at),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at))
+                FILTER (WHERE resolved_at IS NOT NULL AND NOT had_human),
+            avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE resolved_at IS NOT NULL AND NOT had_human),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at))
+                FILTER (WHERE resolved_at IS NOT NULL AND had_human),
+            avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE resolved_at IS NOT NULL AND had_human)
+          FROM counted""",
+        period,
+    )
+    return {
+        "first_response": {
+            "bot": {"p50": _seconds(bot_p50), "mean": _seconds(bot_avg)},
+            "human": {"p50": _seconds(human_p50), "mean": _seconds(human_avg)},
+        },
+        "resolution": {
+            "bot": {"p50": _seconds(res_ai_p50), "mean": _seconds(res_ai_avg)},
+            "human": {"p50": _seconds(res_h_p50), "mean": _seconds(res_h_avg)},
+        },
+    }
+
+
+def analytics_csat(*, period: Period) -> dict:
+    """Share of thumbs up among rated conversations: all of them, and those the AI resolved alone."""
+    ((rated, up, ai_rated, ai_up),) = _over_conversations(
+        """SELECT count(*) FILTER (WHERE csat <> ''), count(*) FILTER (WHERE csat = 'up'),
+                    count(*) FILTER (WHERE csat <> '' AND NOT had_human AND first_bot_at IS NOT NULL),
+                    count(*) FILTER (WHERE csat = 'up' AND NOT had_human AND first_bot_at IS NOT NULL)
+               FROM counted""",
+        period,
+    )
+    return {
+        "overall": {"rated": rated, "up": up, "score": _rate(up, rated)},
+        "ai_resolved": {"rated": ai_rated, "up": ai_up, "score": _rate(ai_up, ai_rated)},
+    }
+
+
+TURNS = """
+SELECT {select}
+  FROM copilot_copilotturn t
+ WHERE t.created_at >= %(since)s AND t.created_at < %(until)s
+"""
+
+
+def _per_day_series(rows: list[tuple], period: Period) -> dict[str, list[int]]:
+    """(day, key, count) rows as one list of daily counts per key, days without rows as 0."""
+    index = {day: n for n, day in enumerate(period.days)}
+    series: dict[str, list[int]] = {}
+    for day, key, count in rows:
+        series.setdefault(key, [0] * len(index))[index[day]] = count
+    return dict(sorted(series.items()))
+
+
+def analytics_turns(*, period: Period) -> dict:
+    """What the copilot saw and did: intents, sentiment and escalation reasons by day, QA scores."""
+    day = "(t.created_at AT TIME ZONE %(tz)s)::date"
+    intents = _rows(
+        TURNS.format(select="coalesce(nullif(t.intent, ''), 'unknown'), count(*)") + " GROUP BY 1 ORDER BY 2 DESC, 1",
+        period,
+    )
+    sentiment = _rows(TURNS.format(select=f"{day}, t.sentiment, count(*)") + " GROUP BY 1, 2", period)
+    reasons = _rows(
+        TURNS.format(select=f"{day}, reason, count(*)").replace(
+            "FROM copilot_copilotturn t",
+            "FROM copilot_copilotturn t CROSS JOIN LATERAL jsonb_array_elements_text(t.escalation_reasons) reason",
+        )
+        + " AND t.escalated GROUP BY 1, 2",
+        period,
+    )
+    qa = dict(
+        _rows(
+            TURNS.format(select="least(floor(t.qa_score)::int, 10), count(*)")
+            + " AND t.qa_score IS NOT NULL GROUP BY 1",
+            period,
+        )
+    )
+    return {
+        "intents": [{"intent": intent, "count": count} for intent, count in intents],
+        "sentiment_per_day": _per_day_series(sentiment, period),
+        "escalation_reasons_per_day": _per_day_series(reasons, period),
+        "qa_histogram": [{"score": score, "count": qa.get(score, 0)} for score in range(11)],
+    }
+
+
+def analytics_llm_usage(*, period: Period) -> dict:
+    """Model calls and tokens per day, with the cost at the configured prices per 1,000 tokens."""
+    day = "(t.created_at AT TIME ZONE %(tz)s)::date"
+    rows = {
+        row[0]: row[1:]
+        for row in _rows(
+            TURNS.format(select=f"{day}, sum(t.llm_calls), sum(t.prompt_tokens), sum(t.completion_tokens)")
+            + " GROUP BY 1",
+            period,
+        )
+    }
+    prompt_price = settings.LLM_PRICE_PROMPT_PER_1K
+    completion_price = settings.LLM_PRICE_COMPLETION_PER_1K
+    per_day = []
+    for day_ in period.days:
+        calls, prompt, completion = rows.get(day_, (0, 0, 0))
+        cost = prompt / 1000 * prompt_price + completion / 1000 * completion_price
+        per_day.append(
+            {
+                "day": day_.isoformat(),
+                "calls": int(calls),
+                "prompt_tokens": int(prompt),
+                "completion_tokens": int(completion),
+                "cost": round(cost, 4),
+            }
+        )
+    return {
+        "per_day": per_day,
+        "calls": sum(row["calls"] for row in per_day),
+        "tokens": sum(row["prompt_tokens"] + row["completion_tokens"] for row in per_day),
+        "cost": round(sum(row["cost"] for row in per_day), 4),
+        "currency": settings.LLM_PRICE_CURRENCY,
+    }
+
+
+def analytics_knowledge_gaps(*, period: Period, limit: int = 10) -> list[dict]:
+    """The open gaps asked about in the period, most asked first."""
+    gaps = KnowledgeGap.objects.filter(
+        status=KnowledgeGap.Status.OPEN, last_seen_at__gte=period.since, first_seen_at__lt=period.until
+    ).order_by("-count", "-last_seen_at")[:limit]
+    return [{"question": gap.question, "count": gap.count, "locale": gap.locale} for gap in gaps]
+
+
+def analytics_get(*, period: Period) -> dict:
+    return {
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "days": [day.isoformat() for day in period.days],
+        "conversations": analytics_conversations(period=period),
+        "response_times": analytics_response_times(period=period),
+        "csat": analytics_csat(period=period),
+        "turns": analytics_turns(period=period),
+        "llm": analytics_llm_usage(period=period),
+        "knowledge_gaps": analytics_knowledge_gaps(period=period),
+    }

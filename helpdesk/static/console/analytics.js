@@ -1,0 +1,101 @@
+// Draws the analytics page's charts from the figures the server embedded as JSON
+// (json_script), with Chart.js served from static. No inline script: the console's CSP allows 'self' only.
+(function () {
+  "use strict";
+  const figures = JSON.parse(document.getElementById("analytics-data").textContent);
+  const palette = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#9ca3af"];
+  const days = figures.days.map((day) => day.slice(5));
+
+  function percent(value) {
+    return value === "" || value === null ? "—" : `${(Number(value) * 100).toFixed(1)} %`;
+  }
+  document.querySelectorAll("[data-rate]").forEach((element) => {
+    element.textContent = percent(element.dataset.rate);
+  });
+
+  if (typeof Chart === "undefined") {
+    return;
+  }
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.animation = false;
+
+  function seriesDatasets(series) {
+    return Object.entries(series).map(([name, counts], index) => ({
+      label: name,
+      data: counts,
+      backgroundColor: palette[index % palette.length],
+      borderColor: palette[index % palette.length],
+    }));
+  }
+  function draw(id, config) {
+    const canvas = document.getElementById(id);
+    if (canvas) {
+      new Chart(canvas, config);
+    }
+  }
+  const stacked = { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } };
+
+  draw("chart-conversations", {
+    type: "bar",
+    data: {
+      labels: days,
+      datasets: [{ label: "Conversations", data: figures.conversations.per_day.map((d) => d.count), backgroundColor: palette[0] }],
+    },
+    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+  draw("chart-intents", {
+    type: "doughnut",
+    data: {
+      labels: figures.turns.intents.map((i) => i.intent),
+      datasets: [{ data: figures.turns.intents.map((i) => i.count), backgroundColor: palette }],
+    },
+    options: { plugins: { legend: { position: "right" } } },
+  });
+  draw("chart-sentiment", { type: "bar", data: { labels: days, datasets: seriesDatasets(figures.turns.sentiment_per_day) }, options: { scales: stacked } });
+  draw("chart-escalations", { type: "bar", data: { labels: days, datasets: seriesDatasets(figures.turns.escalation_reasons_per_day) }, options: { scales: stacked } });
+  draw("chart-qa", {
+    type: "bar",
+    data: {
+      labels: figures.turns.qa_histogram.map((b) => String(b.score)),
+      datasets: [{ label: "Answers", data: figures.turns.qa_histogram.map((b) => b.count), backgroundColor: palette[4] }],
+    },
+    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+  const minutes = (value) => (value === null ? null : Math.round((value / 60) * 10) / 10);
+  const times = figures.response_times;
+  draw("chart-times", {
+    type: "bar",
+    data: {
+      labels: ["First response", "Resolution"],
+      datasets: [
+        { label: "Bot", data: [minutes(times.first_response.bot.p50), minutes(times.resolution.bot.p50)], backgroundColor: palette[0] },
+        { label: "Human", data: [minutes(times.first_response.human.p50), minutes(times.resolution.human.p50)], backgroundColor: palette[2] },
+      ],
+    },
+    options: { scales: { y: { beginAtZero: true } } },
+  });
+  draw("chart-llm", {
+    type: "bar",
+    data: {
+      labels: days,
+      datasets: [
+        { label: "Calls", data: figures.llm.per_day.map((d) => d.calls), backgroundColor: palette[5], yAxisID: "calls" },
+        {
+          label: "Tokens",
+          type: "line",
+          data: figures.llm.per_day.map((d) => d.prompt_tokens + d.completion_tokens),
+          borderColor: palette[6],
+          backgroundColor: palette[6],
+          yAxisID: "tokens",
+        },
+      ],
+    },
+    options: {
+      scales: {
+        calls: { position: "left", beginAtZero: true, ticks: { precision: 0 } },
+        tokens: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } },
+      },
+    },
+  });
+})();
