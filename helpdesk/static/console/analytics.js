@@ -13,6 +13,23 @@
     element.textContent = percent(element.dataset.rate);
   });
 
+  function duration(value) {
+    if (value === "" || value === null) {
+      return "—";
+    }
+    const seconds = Number(value);
+    if (seconds < 90) {
+      return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+    }
+    if (seconds < 5400) {
+      return `${Math.round(seconds / 60)} min`;
+    }
+    return `${(seconds / 3600).toFixed(1)} h`;
+  }
+  document.querySelectorAll("[data-seconds]").forEach((element) => {
+    element.textContent = duration(element.dataset.seconds);
+  });
+
   if (typeof Chart === "undefined") {
     return;
   }
@@ -62,18 +79,18 @@
     },
     options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
-  const minutes = (value) => (value === null ? null : Math.round((value / 60) * 10) / 10);
   const times = figures.response_times;
   draw("chart-times", {
     type: "bar",
     data: {
       labels: ["First response", "Resolution"],
       datasets: [
-        { label: "Bot", data: [minutes(times.first_response.bot.p50), minutes(times.resolution.bot.p50)], backgroundColor: palette[0] },
-        { label: "Human", data: [minutes(times.first_response.human.p50), minutes(times.resolution.human.p50)], backgroundColor: palette[2] },
+        { label: "Bot", data: [times.first_response.bot.p50, times.resolution.bot.p50], backgroundColor: palette[0] },
+        { label: "Human", data: [times.first_response.human.p50, times.resolution.human.p50], backgroundColor: palette[2] },
       ],
     },
-    options: { scales: { y: { beginAtZero: true } } },
+    // Seconds for the bot, hours for a human: only a log scale shows both.
+    options: { scales: { y: { type: "logarithmic", title: { display: true, text: "seconds (median)" } } } },
   });
   draw("chart-llm", {
     type: "bar",
