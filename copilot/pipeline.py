@@ -59,6 +59,7 @@ from copilot.services import (
 )
 from copilot.trace import Trace
 from helpdesk.asyncdb import database_sync_to_async
+from helpdesk.logs import log_context_add
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import conversation_reopen
 from knowledge.embeddings import embedder_get
@@ -156,6 +157,7 @@ async def turn_run(
         if vector is not None:
             vector.cancel()
         vector = embed_start(message.content, trace=trace)
+    log_context_add(conversation_id=message.conversation_id, message_id=message_id)
     loaded = await load_context(message=message, trace=trace, engine_name=engine, delivery=delivery)
     if loaded is None or isinstance(loaded, MessageEvent):
         vector.cancel()
@@ -658,6 +660,7 @@ async def persist(turn: Turn) -> MessageEvent:
             if attempt == PERSIST_ATTEMPTS:
                 raise
     turn.record, turn.reply_id = record, reply.pk
+    log_context_add(turn_id=stored.pk)
     return MessageEvent(
         message_id=reply.pk, text=reply.content, citations=citations, turn_id=stored.pk, offer_human=turn.offer_human
     )

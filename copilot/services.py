@@ -24,6 +24,7 @@ from copilot.selectors import (
 )
 from copilot.taxonomy import DEFAULT_INTENTS, intent_label
 from helpdesk.jobs import task_enqueue_on_commit
+from helpdesk.metrics import turn_observe
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import message_add, ticket_escalate
 from knowledge.embeddings import embedder_get
@@ -253,7 +254,7 @@ def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
     answer: the one-turn-per-message constraint rolls the second back.
     """
     try:
-        return _turn_record(record=record)
+        stored = _turn_record(record=record)
     except IntegrityError:
         existing = (
             CopilotTurn.objects.filter(customer_message_id=record.customer_message_id).select_related("reply").first()
@@ -261,6 +262,14 @@ def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
         if existing is None or existing.reply_id is None:
             raise
         return existing, existing.reply
+    turn_observe(
+        engine=record.engine,
+        steps=record.steps,
+        fallback=record.fallback,
+        escalated=bool(record.escalation_reasons),
+        failed=record.failed,
+    )
+    return stored
 
 
 @transaction.atomic

@@ -22,6 +22,7 @@ from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.channel_layer import ChannelLayerUnavailable
 from helpdesk.client_ip import scope_client_ip
 from helpdesk.identity import conversation_token_read
+from helpdesk.metrics import WEBSOCKETS
 from helpdesk.models import Conversation, Message
 from helpdesk.payloads import agent_name, message_payload
 from helpdesk.selectors import (
@@ -235,11 +236,13 @@ class ChatConsumer(JsonFrameConsumer):
             return
         self.conversation = conversation
         self.group = realtime.conversation_group(conversation.pk)
+        WEBSOCKETS.labels(socket="chat").inc()
         await self.group_join(self.group)
         await self.presence(online=True)
 
     async def disconnect(self, code):
         if self.group:
+            WEBSOCKETS.labels(socket="chat").dec()
             await self.group_leave(self.group)
             await self.presence(online=False)
 
@@ -361,6 +364,7 @@ class ConsoleConsumer(JsonFrameConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.joined = True
+        WEBSOCKETS.labels(socket="console").inc()
         await self.group_join(realtime.CONSOLE_GROUP)
         await database_sync_to_async(agent_presence_connect)(user=self.user)
         await self.send_presence()
@@ -368,6 +372,7 @@ class ConsoleConsumer(JsonFrameConsumer):
     async def disconnect(self, code):
         if not self.joined:
             return
+        WEBSOCKETS.labels(socket="console").dec()
         for group in self.layer_groups():
             await self.group_leave(group)
         await database_sync_to_async(agent_presence_disconnect)(user=self.user)

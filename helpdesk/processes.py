@@ -92,6 +92,7 @@ class ProcessSet:
             self.redis_port = target.port or 6379
             self._redis_start()
         self.env["REDIS_URL"] = self.redis_url
+        self._metrics_folder_prepare()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self.host, self.port))
@@ -113,6 +114,16 @@ class ProcessSet:
             )
         for number in range(1, self.workers + 1):
             self._spawn(f"celery-{number}", celery_worker_argv(number=number, bin_dir=bin_dir, data_dir=self.data_dir))
+
+    def _metrics_folder_prepare(self) -> None:
+        """Every process of the set writes its Prometheus samples here, and /metrics on any of
+        them sums them up. Emptied at start: samples of processes that are gone would count."""
+        if "PROMETHEUS_MULTIPROC_DIR" in self.env:
+            return
+        folder = self.data_dir / "prometheus"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
     def wait(self) -> int:
         """Until a child exits or the set is asked to stop; returns the exit status for the parent."""

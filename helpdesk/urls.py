@@ -12,6 +12,8 @@ admin.site.index_title = "Helpdesk, CRM and knowledge base"
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
+    path("ready", views.ready, name="ready"),
+    path("metrics", views.metrics, name="metrics"),
     path("demo/", views.demo_shop, name="demo"),
     path("console/", include("helpdesk.console.urls")),
     path("api/", include("helpdesk.api.urls")),

@@ -1,3 +1,5 @@
+import hmac
+import ipaddress
 from pathlib import Path
 
 from django.conf import settings
@@ -5,10 +7,14 @@ from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from copilot.local_llm.health import LOCAL_LLM_STATUS_FILENAME, local_llm_status_get
+from helpdesk.client_ip import request_client_ip
 from helpdesk.demo import demo_seed_allowed
+from helpdesk.health import llm_status_get, redis_status_get
 from helpdesk.identity import identity_hash_compute
+from helpdesk.metrics import metrics_text
 from helpdesk.selectors import (
     customer_get_by_external_id,
     database_status_get,
@@ -38,6 +44,41 @@ def health(request: HttpRequest) -> JsonResponse:
             api_key=settings.LOCAL_LLM_API_KEY or None,
         )
     return JsonResponse(body, status=status)
+
+
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness for a load balancer: 503 unless the database and (when configured) Redis answer.
+    The model server is reported but not required: without it the copilot answers offline."""
+    try:
+        database = database_status_get()
+    except DatabaseError as exc:
+        database = {"ok": False, "error": str(exc)}
+    body = {"database": database, "llm": llm_status_get()}
+    required = [database["ok"]]
+    redis = redis_status_get()
+    if redis is not None:
+        body["redis"] = redis
+        required.append(redis["ok"])
+    ok = all(required)
+    body["status"] = "ok" if ok and body["llm"]["ok"] else "degraded" if ok else "error"
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' scrape: with ``METRICS_TOKEN`` set, only ``Authorization: Bearer <token>``;
+    without, only from this machine (a scraper on loopback or a sidecar)."""
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return HttpResponse("A bearer token is required.", status=401, content_type="text/plain")
+    elif not ipaddress.ip_address(request_client_ip(request) or "0.0.0.0").is_loopback:  # noqa: S104 (not a bind)
+        return HttpResponse(
+            "Metrics are served to this machine only; set METRICS_TOKEN.", status=403, content_type="text/plain"
+        )
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
 
 @require_GET

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from crm.models import Account, Customer
 from helpdesk.api.errors import service_errors
+from helpdesk.api.serializers import ErrorSerializer
 from helpdesk.models import Ticket
 from integrations.services.support import (
     analytics_log_record,
@@ -55,10 +56,6 @@ class IntegrationView(APIView):
         if customer is None:
             raise exceptions.NotFound("No customer with this id.")
         return customer
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such customer, account or conversation")

@@ -318,6 +318,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.record(self.path, {})
+        if self.path == "/v1/models":
+            model = {"id": "stub-model", "object": "model", "created": 0, "owned_by": "tests"}
+            self._json(200, {"object": "list", "data": [model]})
+            return
+        self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         length = int(self.headers.get("Content-Length", 0))
         payload = json.loads(self.rfile.read(length) or b"{}")

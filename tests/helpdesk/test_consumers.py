@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
+from prometheus_client import REGISTRY
 
 from copilot.services import customer_message_receive, intents_import
 from copilot.taxonomy import default_examples
@@ -472,3 +473,23 @@ async def test_an_agent_session_opens_no_customer_chat_without_its_token(client)
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert connected
     assert await closed_with(communicator) == 4401
+
+
+async def test_open_sockets_are_counted_for_prometheus(client):
+    def open_sockets(kind: str) -> float:
+        return REGISTRY.get_sample_value("helpdesk_websocket_connections", {"socket": kind}) or 0.0
+
+    before_chat, before_console = open_sockets("chat"), open_sockets("console")
+    session = await anonymous_session()
+    customer = await chat(session.token)
+    _, cookie = await agent_session(client)
+    agent = await console(cookie)
+    await agent.receive_json_from(timeout=TIMEOUT)
+    assert (open_sockets("chat"), open_sockets("console")) == (before_chat + 1, before_console + 1)
+    await customer.disconnect()
+    await agent.disconnect()
+    assert (open_sockets("chat"), open_sockets("console")) == (before_chat, before_console)
+    # A socket refused at the door was never counted.
+    refused = await chat("not-a-token")
+    assert await closed_with(refused) == 4401
+    assert open_sockets("chat") == before_chat

@@ -389,6 +389,10 @@ ROWS: list[Row] = [
     # Public pages: the same for everyone, and nothing of B's.
     Row("", "GET", const("/"), dict.fromkeys(PRINCIPALS, denied(200)), json=False),
     Row("health", "GET", const("/health"), dict.fromkeys(PRINCIPALS, denied(200)), json=False),
+    Row("ready", "GET", const("/ready"), dict.fromkeys(PRINCIPALS, denied(200)), json=False),
+    # Served to loopback (the test client's address) without a token; counts only, no customer data.
+    # With METRICS_TOKEN: tests/helpdesk/test_observability.py.
+    Row("metrics", "GET", const("/metrics"), dict.fromkeys(PRINCIPALS, denied(200)), json=False),
     Row(
         "demo/",
         "GET",
