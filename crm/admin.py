@@ -1,6 +1,13 @@
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from crm.models import Account, Customer, Order, OrderItem, Product
+from helpdesk.services.retention import customer_erase, customer_export
 
 
 class AccountInline(admin.StackedInline):
@@ -16,6 +23,36 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["name", "email", "external_id", "phone"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [AccountInline]
+    actions = ["export_json", "erase"]
+
+    @admin.action(description="Export the selected customers' data (JSON)", permissions=["view"])
+    def export_json(self, request, queryset):
+        exports = [customer_export(customer=customer, by=request.user) for customer in queryset]
+        response = HttpResponse(
+            json.dumps(exports, ensure_ascii=False, indent=2, default=str), content_type="application/json"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="customers-export-{stamp}.json"'
+        return response
+
+    @admin.action(description="Erase the selected customers (anonymise; keeps the aggregates)", permissions=["change"])
+    def erase(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/crm/customer/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase customers' data?",
+                    "customers": queryset,
+                    "opts": self.model._meta,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        for customer in queryset:
+            customer_erase(customer=customer, by=request.user)
+        self.message_user(request, f"Erased {queryset.count()} customers.", messages.SUCCESS)
+        return None
 
 
 @admin.register(Account)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.text import Truncator
 
-from helpdesk.models import AgentProfile, Conversation, Message, Ticket
+from helpdesk.models import AgentProfile, AuditEntry, Conversation, Message, Ticket
 
 
 class MessageInline(admin.TabularInline):
@@ -63,3 +63,21 @@ class AgentProfileAdmin(admin.ModelAdmin):
     list_filter = ["presence"]
     search_fields = ["display_name", "user__username", "user__email"]
     raw_id_fields = ["user"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor_name", "action", "conversation_id", "customer_id"]
+    list_filter = ["action", "actor"]
+    search_fields = ["actor_name", "conversation_id", "customer_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "actor", "actor_name", "action", "conversation_id", "customer_id", "detail"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -140,7 +140,8 @@ def _conversation(*, number: int, customer: Customer, text: str, started: dateti
     resolve_after = timedelta(minutes=rng.randint(3, 90))
     escalated = Ticket.objects.filter(conversation=conversation, kind=Ticket.Kind.ESCALATION).exists()
     with transaction.atomic():
-        if escalated and rng.random() < 0.85:
+        # Every escalation was handled: the live queue shows only today's demo escalation.
+        if escalated:
             agent = rng.choice(agents)
             agent_message_send(
                 conversation_id=conversation.pk, agent=agent, text="Thanks for waiting, I'm looking into it now."

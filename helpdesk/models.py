@@ -243,3 +243,44 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class AuditEntry(models.Model):
+    """Who did what to which conversation or customer: agents' and admins' actions, for the record."""
+
+    class Action(models.TextChoices):
+        TAKEOVER = "takeover", "Took over a conversation"
+        ASSIGN = "assign", "Assigned a conversation"
+        RESOLVE = "resolve", "Resolved a conversation"
+        EXPORT = "export", "Exported a customer's data"
+        ERASE = "erase", "Erased a customer's data"
+        PURGE = "purge", "Purged old conversations"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    # Kept as text: the entry outlives the user, and an erased customer must not be re-identifiable by it.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    conversation_id = models.PositiveBigIntegerField(null=True, blank=True)
+    customer_id = models.PositiveBigIntegerField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["takeover", "assign", "resolve", "export", "erase", "purge"]),
+                name="helpdesk_audit_action_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation_id", "-created_at"], name="helpdesk_audit_conv_idx"),
+            models.Index(fields=["customer_id", "-created_at"], name="helpdesk_audit_customer_idx"),
+            models.Index(fields=["actor", "-created_at"], name="helpdesk_audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or 'system'}: {self.get_action_display()}"

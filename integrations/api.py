@@ -23,6 +23,7 @@ from crm.models import Account, Customer
 from helpdesk.api.errors import service_errors
 from helpdesk.api.serializers import ErrorSerializer
 from helpdesk.models import Ticket
+from helpdesk.services.retention import customer_erase, customer_export
 from integrations.services.support import (
     analytics_log_record,
     api_chat_turn,
@@ -266,3 +267,26 @@ class ChatView(IntegrationView):
             "session_id": str(answer.conversation.public_id),
         }
         return Response(ChatOutSerializer(body).data)
+
+
+# ---------------------------------------------------------------- privacy
+
+
+class CustomerExportView(IntegrationView):
+    @extend_schema(tags=TAGS, responses={200: dict, 404: NOT_FOUND})
+    def get(self, request: Request, customer_id: str) -> Response:
+        """Everything the helpdesk holds about the customer (a data-access request), as JSON."""
+        return Response(customer_export(customer=self.customer(customer_id), by=request.user))
+
+
+class EraseOutSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    erased = serializers.DictField(child=serializers.IntegerField())
+
+
+class CustomerEraseView(IntegrationView):
+    @extend_schema(tags=TAGS, request=None, responses={200: EraseOutSerializer, 404: NOT_FOUND})
+    def post(self, request: Request, customer_id: str) -> Response:
+        """Anonymise the customer (a right-to-erasure request); counts and ratings stay for the analytics."""
+        report = customer_erase(customer=self.customer(customer_id), by=request.user)
+        return Response(EraseOutSerializer({"status": "erased", "erased": report}).data)

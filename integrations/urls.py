@@ -10,4 +10,14 @@ urlpatterns = [
     path("support/send", api.SendView.as_view(), name="api-integration-send"),
     path("analytics/log", api.AnalyticsLogView.as_view(), name="api-integration-log"),
     path("chat", api.ChatView.as_view(), name="api-integration-chat"),
+    path(
+        "privacy/customers/<str:customer_id>/export",
+        api.CustomerExportView.as_view(),
+        name="api-integration-customer-export",
+    ),
+    path(
+        "privacy/customers/<str:customer_id>/erase",
+        api.CustomerEraseView.as_view(),
+        name="api-integration-customer-erase",
+    ),
 ]

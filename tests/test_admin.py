@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from copilot.models import Intent
+from helpdesk.models import AuditEntry
 from integrations.models import IntegrationLog, WebhookDelivery
 from knowledge.models import Article
 from tests import factories
@@ -36,6 +37,7 @@ FACTORIES = {
     "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
         username="jana", ip_address="192.0.2.1", user_agent="test", locked_out=True
     ),
+    "helpdesk.auditentry": lambda: AuditEntry.objects.create(actor_name="jana", action="takeover", conversation_id=1),
     "integrations.webhookendpoint": factories.WebhookEndpointFactory,
     "integrations.webhookdelivery": lambda: WebhookDelivery.objects.create(
         endpoint=factories.WebhookEndpointFactory(), event="ticket.updated", payload={"data": {}}

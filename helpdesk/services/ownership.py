@@ -6,10 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.models import AuditEntry, Conversation, Message, Ticket
 from helpdesk.payloads import agent_name
 from helpdesk.selectors import ticket_get
 from helpdesk.services.agents import agent_is_eligible
+from helpdesk.services.audit import audit_record
 from helpdesk.services.conversations import (
     ConversationTaken,
     TransitionError,
@@ -63,6 +64,12 @@ def conversation_take_over(*, conversation_id: int, agent: AbstractUser) -> Conv
     name = agent_name(agent)
     system_message_add(conversation=conversation, text=f"{name} joined the chat", event="agent_joined", author=agent)
     conversation_state_broadcast(conversation=conversation, customer_frame={"type": "agent_joined", "name": name})
+    audit_record(
+        actor=agent,
+        action=AuditEntry.Action.TAKEOVER,
+        conversation_id=conversation.pk,
+        customer_id=conversation.customer_id,
+    )
     return conversation
 
 
@@ -106,6 +113,13 @@ def conversation_resolve(*, conversation: Conversation, by: AbstractUser | None 
         reassigned = by is not None and dict(closed)[ticket.pk] != by.pk
         ticket_updated_publish(ticket=ticket, changes=["status", "resolved_at", *(["assignee"] if reassigned else [])])
     conversation_resolved_publish(conversation=conversation, by=by)
+    audit_record(
+        actor=by,
+        action=AuditEntry.Action.RESOLVE,
+        conversation_id=conversation.pk,
+        customer_id=conversation.customer_id,
+        detail={"tickets": [pk for pk, _ in closed]},
+    )
     system_message_add(
         conversation=conversation, text="This conversation has been resolved", event="resolved", author=by
     )
@@ -124,6 +138,13 @@ def conversation_assign(*, conversation_id: int, agent: AbstractUser, assignee: 
     previous = conversation.assigned_agent
     conversation.assigned_agent = assignee
     conversation.save(update_fields=["assigned_agent", "updated_at"])
+    audit_record(
+        actor=agent,
+        action=AuditEntry.Action.ASSIGN,
+        conversation_id=conversation.pk,
+        customer_id=conversation.customer_id,
+        detail={"from": previous.get_username() if previous else None, "to": assignee.get_username()},
+    )
     reassigned = list(conversation.tickets.filter(status__in=Ticket.OPEN_STATUSES).exclude(assignee=assignee))
     conversation.tickets.filter(pk__in=[ticket.pk for ticket in reassigned]).update(
         assignee=assignee, updated_at=timezone.now()

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.embedded_pg import embedded_database
@@ -341,6 +342,9 @@ LLM_PRICE_CURRENCY = env_str("LLM_PRICE_CURRENCY", "USD")
 # /metrics: with a token, Prometheus sends `Authorization: Bearer <token>`; without, only loopback may scrape.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
+# Conversations with no activity for this many days are deleted daily (docs/privacy.md).
+RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
+
 # Outbound webhooks (docs/integrations.md). A receiver that does not answer 2xx is tried again
 # after WEBHOOK_BACKOFF_SECONDS, doubling each time up to an hour, WEBHOOK_MAX_ATTEMPTS times in all.
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0)
@@ -349,6 +353,10 @@ WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30)
 # Celery beat queues the retries that are due; production runs it inside the first worker.
 CELERY_BEAT_SCHEDULE = {
     "webhook-deliveries-due": {"task": "integrations.tasks.webhook_deliveries_due_task", "schedule": 30.0},
+    "conversations-purge": {
+        "task": "helpdesk.tasks.conversations_purge_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")

@@ -32,12 +32,13 @@ def counts() -> dict[str, int]:
 def test_seed_demo_twice_gives_the_same_rows(django_capture_on_commit_callbacks, capsys):
     # Seeding embeds the whole demo knowledge base (about 30 s here), so one test
     # seeds twice and then checks the content.
+    # Two days of past conversations: enough to see the history made once (tests/copilot/test_demo_history.py has more).
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("seed_demo")
+        call_command("seed_demo", "--history-days", "2")
     first = counts()
     first_chunk_ids = set(ArticleChunk.objects.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("seed_demo")
+        call_command("seed_demo", "--history-days", "2")
     assert counts() == first
     # Nothing changed, so nothing was re-embedded.
     assert set(ArticleChunk.objects.values_list("pk", flat=True)) == first_chunk_ids

@@ -595,6 +595,20 @@ ROWS: list[Row] = [
         body=const({"event": "test", "customer_id": B_EXTERNAL_ID}),
     ),
     Row(
+        "api/privacy/customers/<str:customer_id>/export",
+        "GET",
+        const(f"/api/privacy/customers/{B_EXTERNAL_ID}/export"),
+        integration_token_only(),
+        missing_url=const("/api/privacy/customers/no-such-customer/export"),
+    ),
+    Row(
+        "api/privacy/customers/<str:customer_id>/erase",
+        "POST",
+        const(f"/api/privacy/customers/{B_EXTERNAL_ID}/erase"),
+        integration_token_only(),
+        missing_url=const("/api/privacy/customers/no-such-customer/erase"),
+    ),
+    Row(
         "api/chat",
         "POST",
         const("/api/chat"),

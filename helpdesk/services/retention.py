@@ -1,0 +1,163 @@
+"""Retention and privacy (docs/privacy.md): purging old conversations, and a customer's export
+and erasure. Each is written to the audit log."""
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from copilot.models import ConversationMemory, CopilotTurn
+from crm.models import Account, Customer, Order
+from helpdesk.models import AuditEntry, Conversation, Message, Ticket
+from helpdesk.services.audit import audit_record
+
+ERASED = "[erased]"
+PURGE_BATCH = 500
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def conversations_purge(
+    *, older_than: timedelta, now: datetime | None = None, dry_run: bool = False, actor: AbstractUser | None = None
+) -> int:
+    """Delete conversations with no activity for ``older_than``, with their messages and copilot turns.
+
+    A conversation waiting for or with an agent is kept, however old: it is unfinished work.
+    Tickets stay (without their conversation), and so do the knowledge gaps. Returns how many.
+    """
+    cutoff = (now or timezone.now()) - older_than
+    stale = (
+        Conversation.objects.annotate(active_at=Coalesce("last_message_at", "created_at"))
+        .filter(active_at__lt=cutoff)
+        .exclude(status__in=[Conversation.Status.PENDING_HUMAN, Conversation.Status.HUMAN])
+    )
+    if dry_run:
+        return stale.count()
+    purged = 0
+    # In batches: one transaction over years of chats would hold locks and memory for too long.
+    while ids := list(stale.values_list("pk", flat=True)[:PURGE_BATCH]):
+        with transaction.atomic():
+            purged += Conversation.objects.filter(pk__in=ids).delete()[1].get("helpdesk.Conversation", 0)
+    if purged:
+        audit_record(
+            actor=actor, action=AuditEntry.Action.PURGE, detail={"conversations": purged, "cutoff": cutoff.isoformat()}
+        )
+    return purged
+
+
+def _customer_data(customer: Customer) -> dict:
+    account = Account.objects.filter(customer=customer).first()
+    conversations = Conversation.objects.filter(customer=customer).prefetch_related("messages").order_by("created_at")
+    return {
+        "customer": {
+            "id": customer.external_id,
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "tier": customer.tier,
+            "locale": customer.locale,
+            "address": customer.address,
+            "created_at": _iso(customer.created_at),
+        },
+        "account": (
+            {
+                "number": account.number,
+                "status": account.status,
+                "subscription_tier": account.subscription_tier,
+                "balance": str(account.balance),
+                "currency": account.currency,
+            }
+            if account
+            else None
+        ),
+        "orders": [
+            {
+                "number": order.number,
+                "status": order.status,
+                "total": str(order.total),
+                "currency": order.currency,
+                "placed_at": _iso(order.placed_at),
+                "shipping_address": order.shipping_address,
+                "items": [{"name": item.name, "quantity": item.quantity} for item in order.items.all()],
+            }
+            for order in Order.objects.filter(customer=customer).prefetch_related("items").order_by("placed_at")
+        ],
+        "conversations": [
+            {
+                "id": str(conversation.public_id),
+                "channel": conversation.channel,
+                "status": conversation.status,
+                "created_at": _iso(conversation.created_at),
+                "resolved_at": _iso(conversation.resolved_at),
+                "contact_email": conversation.contact_email,
+                "csat": conversation.csat,
+                "csat_comment": conversation.csat_comment,
+                "messages": [
+                    {"role": message.role, "content": message.content, "created_at": _iso(message.created_at)}
+                    for message in conversation.messages.all()
+                    if message.role != Message.Role.NOTE
+                ],
+            }
+            for conversation in conversations
+        ],
+        "tickets": [
+            {
+                "id": ticket.reference,
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "created_at": _iso(ticket.created_at),
+            }
+            for ticket in Ticket.objects.filter(customer=customer).order_by("created_at")
+        ],
+    }
+
+
+def customer_export(*, customer: Customer, by: AbstractUser | None) -> dict:
+    """Everything the helpdesk holds about the customer, as JSON-ready data (agents' notes excluded)."""
+    data = {"exported_at": timezone.now().isoformat(), **_customer_data(customer)}
+    audit_record(
+        actor=by,
+        action=AuditEntry.Action.EXPORT,
+        customer_id=customer.pk,
+        detail={"conversations": len(data["conversations"]), "orders": len(data["orders"])},
+    )
+    return data
+
+
+@transaction.atomic
+def customer_erase(*, customer: Customer, by: AbstractUser | None) -> dict:
+    """Anonymise the customer: their identity, their messages and what the copilot remembered.
+
+    What counts stays: conversations, turns (intent, sentiment, scores, timings), tickets, orders
+    and CSAT ratings remain as rows for the analytics, with no text that names the person.
+    Returns what was changed.
+    """
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    conversations = Conversation.objects.filter(customer=customer)
+    messages = Message.objects.filter(conversation__in=conversations).exclude(content=ERASED)
+    report = {
+        "conversations": conversations.count(),
+        "messages": messages.update(content=ERASED, metadata={}, client_message_id=""),
+    }
+    conversations.update(subject="", contact_email="", csat_comment="")
+    CopilotTurn.objects.filter(conversation__in=conversations).update(
+        entities={}, suggested_replies=[], follow_up={}, tools=[], guard_blocks=[], qa_reasons=[]
+    )
+    report["memories"] = ConversationMemory.objects.filter(conversation__in=conversations).delete()[0]
+    report["tickets"] = Ticket.objects.filter(Q(customer=customer) | Q(conversation__in=conversations)).update(
+        subject="Erased customer", reason=""
+    )
+    report["orders"] = Order.objects.filter(customer=customer).update(shipping_address={})
+    customer.name = "Erased customer"
+    customer.email = ""
+    customer.phone = ""
+    customer.address = {}
+    customer.external_id = f"erased-{customer.pk}"
+    customer.save(update_fields=["name", "email", "phone", "address", "external_id", "updated_at"])
+    audit_record(actor=by, action=AuditEntry.Action.ERASE, customer_id=customer.pk, detail=report)
+    return report
