@@ -36,6 +36,7 @@ from copilot.llm.prompts import (
     generation_messages,
     small_generation_messages,
 )
+from copilot.llm.redaction import Redactor, StreamRestorer
 from copilot.quality import answer_score_rules
 from knowledge.chunking import token_estimate
 
@@ -215,12 +216,17 @@ class OpenAIEngine:
         self.labels = labels
         self._analysis: asyncio.Task | None = None
         self._offline = OfflineEngine() if self.profile == "small" else None
+        # Emails, phones and cards masked in what leaves, restored in what comes back (redaction.py).
+        self.redactor = Redactor() if settings.LLM_REDACT_PII else None
+
+    def _outgoing(self, messages: list[dict]) -> list[dict]:
+        return self.redactor.messages(messages) if self.redactor else messages
 
     async def _complete(self, *, messages: list[dict], schema_name: str, schema: dict) -> dict:
         try:
             response = await client_get().chat.completions.create(
                 model=self.model,
-                messages=messages,
+                messages=self._outgoing(messages),
                 response_format=_response_format(schema_name, schema),
                 temperature=0,
             )
@@ -233,7 +239,7 @@ class OpenAIEngine:
             payload = json.loads(content)
             if not isinstance(payload, dict):
                 raise ValueError("the reply is not a JSON object")
-            return payload
+            return self.redactor.restore_data(payload) if self.redactor else payload
         except FAILURES as exc:
             raise EngineError(f"{schema_name}: {type(exc).__name__}: {exc}") from exc
 
@@ -297,7 +303,8 @@ class OpenAIEngine:
 
     async def generate(self, *, grounding: Grounding) -> AsyncIterator[str]:
         request = self._generation_request(grounding)
-        messages = request["messages"]
+        messages = request["messages"] = self._outgoing(request["messages"])
+        restorer = StreamRestorer(self.redactor) if self.redactor else None
         produced: list[str] = []
         usage: dict = {}
         try:
@@ -309,12 +316,18 @@ class OpenAIEngine:
                     continue
                 choice = chunk["choices"][0]
                 if delta := (choice.get("delta") or {}).get("content"):
-                    produced.append(delta)
-                    yield delta
+                    if restorer:
+                        delta = restorer.feed(delta)
+                    if delta:
+                        produced.append(delta)
+                        yield delta
                 finished = finished or choice.get("finish_reason") is not None
             # A stream cut short, or whose last event was corrupt, has no finish_reason.
             if not finished:
                 raise ValueError("the stream ended without a finish_reason")
+            if restorer and (rest := restorer.flush()):
+                produced.append(rest)
+                yield rest
             if self.profile == "small":
                 source = citation_attribute("".join(produced), grounding.sources[:SMALL_PASSAGES])
                 if source is not None:

@@ -334,6 +334,10 @@ LOGIN_REDIRECT_URL = "/console/"
 # Escalation tickets get an SLA due time by priority, in minutes.
 TICKET_SLA_MINUTES = {"urgent": 30, "high": 120, "medium": 480, "low": 1440}
 
+# Mask emails, phones and card numbers before text goes to the model server, and restore them in
+# the reply (copilot/llm/redaction.py). For an external provider; a model on this machine needs none.
+LLM_REDACT_PII = env_bool("LLM_REDACT_PII", False)
+
 # The analytics page's cost estimate: the model's price per 1,000 prompt and completion tokens.
 LLM_PRICE_PROMPT_PER_1K = env_float("LLM_PRICE_PROMPT_PER_1K", 0.0)
 LLM_PRICE_COMPLETION_PER_1K = env_float("LLM_PRICE_COMPLETION_PER_1K", 0.0)

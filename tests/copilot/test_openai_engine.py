@@ -366,3 +366,32 @@ def test_an_answer_that_copied_nothing_gets_no_citation(small, ask):
     small.chat_handler = Model("I am not sure, a colleague will help you with that.")
     events, _ = ask("How do I reset my password?")
     assert "[" not in final(events).text
+
+
+def test_personal_data_is_masked_for_the_model_and_restored_in_the_answer(llm, ask, settings):
+    settings.LLM_REDACT_PII = True
+    llm.chat_handler = Model(
+        "Thank you, Petr. We will confirm the refund to [EMAIL_1] and charge card [CARD_1] nothing more. ",
+        analysis={**ANALYSIS, "entities": {**ANALYSIS["entities"], "emails": ["[EMAIL_1]"]}},
+    )
+    events, turn = ask(
+        "I paid twice with card 4111 1111 1111 1111, write to petr.svoboda@example.cz or +420 601 234 567"
+    )
+    sent = json.dumps([request["body"] for request in llm.chat_requests], ensure_ascii=False)
+    for secret in ("petr.svoboda@example.cz", "4111 1111 1111 1111", "601 234 567"):
+        assert secret not in sent, secret
+    assert "[EMAIL_1]" in sent and "[CARD_1]" in sent and "[PHONE_1]" in sent
+    answer = final(events).text
+    assert "petr.svoboda@example.cz" in answer
+    assert "•••• 1111" in answer
+    assert "4111 1111 1111 1111" not in answer
+    assert "[EMAIL_1]" not in "".join(tokens(events))
+    # The analysis came back with the placeholder; the turn stores the real address.
+    assert turn.entities["emails"] == ["petr.svoboda@example.cz"]
+
+
+def test_without_the_setting_the_model_sees_the_text_as_written(llm, ask, settings):
+    settings.LLM_REDACT_PII = False
+    ask("Write to petr.svoboda@example.cz please")
+    sent = json.dumps([request["body"] for request in llm.chat_requests], ensure_ascii=False)
+    assert "petr.svoboda@example.cz" in sent
