@@ -16,7 +16,7 @@ export DJANGO_SETTINGS_MODULE ?= helpdesk.settings.local
 # The embedded Postgres wheel keeps its lock file in the runtime dir; /tmp is fine.
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: install run serve serve-prod migrate seed test lint format clean browser redis local-llm
+.PHONY: install run serve serve-prod migrate seed test lint format clean browser redis node local-llm
 
 # `make run LLM=local`: the copilot answers with a packaged GGUF model served on loopback
 # (see README, "Choosing the copilot engine"). The default `make run` is unchanged.
@@ -33,9 +33,15 @@ $(STAMP): requirements.txt constraints.txt
 
 # Browser libraries the console serves as static files (Chart.js), pinned by package-lock.json.
 NPM_STAMP := node_modules/.installed
-$(NPM_STAMP): package.json package-lock.json
+$(NPM_STAMP): package.json package-lock.json | node
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
+
+# Debian's Node.js and npm, only to fetch Chart.js (no Node at run time).
+node:
+	@command -v npm >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm >/dev/null; fi; }
 
 install: $(STAMP) $(NPM_STAMP)
 
@@ -115,4 +121,4 @@ test: lint browser redis
 	DJANGO_SETTINGS_MODULE=helpdesk.settings.test $(BIN)/pytest -m e2e tests/e2e
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

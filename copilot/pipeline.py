@@ -59,7 +59,7 @@ from copilot.services import (
 )
 from copilot.trace import Trace
 from helpdesk.asyncdb import database_sync_to_async
-from helpdesk.logs import log_context_add
+from helpdesk.logs import log_context_add, log_context_bind
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import conversation_reopen
 from knowledge.embeddings import embedder_get
@@ -701,4 +701,6 @@ def turn_run_collect(
     async def collect() -> list[Event]:
         return [event async for event in turn_run(message_id=message_id, text=text, engine=engine, delivery=delivery)]
 
-    return async_to_sync(collect)()
+    # asgiref copies the turn's log ids back into the caller's context; they end with the turn.
+    with log_context_bind():
+        return async_to_sync(collect)()

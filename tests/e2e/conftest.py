@@ -110,6 +110,39 @@ def shop_page(shop_origin, live_server_url) -> str:
     server.server_close()
 
 
+def server_env() -> dict[str, str]:
+    """The live server's environment and database, also for a ``manage.py``-style subprocess
+    that writes to it (the tests' seeding through the app's own services)."""
+    name = os.environ.get("TEST_DATABASE_NAME", "test_postgres") + "_e2e"
+    return {
+        **os.environ,
+        "DATABASE_URL": urlparse(_server_url())._replace(path=f"/{name}").geturl(),
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local",
+        "DJANGO_DEBUG": "false",
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "COPILOT_ENGINE": "offline",
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp"),  # noqa: S108
+    }
+
+
+def server_python(code: str, *, stdin: str = "") -> str:
+    """Run ``code`` with Django set up on the live server's database; its output."""
+    script = "import django\ndjango.setup()\n" + code
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=server_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 @pytest.fixture(scope="session")
 def live_server_url(shop_origin):
     name = os.environ.get("TEST_DATABASE_NAME", "test_postgres") + "_e2e"
@@ -117,19 +150,7 @@ def live_server_url(shop_origin):
     with _admin(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlparse(url)._replace(path=f"/{name}").geturl(),
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "WIDGET_ALLOWED_ORIGINS": shop_origin,
-        "CELERY_TASK_ALWAYS_EAGER": "1",
-        "COPILOT_ENGINE": "offline",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp"),  # noqa: S108
-    }
+    env = {**server_env(), "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "WIDGET_ALLOWED_ORIGINS": shop_origin}
     subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env, check=True, timeout=600)  # noqa: S603
     port = _free_port()
     daphne = shutil.which("daphne", path=str(Path(sys.executable).parent)) or "daphne"

@@ -20,7 +20,6 @@ whole corpus renders in a few minutes on two cores.
 
 import html
 import json
-import os
 import queue
 import re
 import subprocess
@@ -38,6 +37,7 @@ import markdown
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Error, Page, expect
 
+from tests.e2e.conftest import server_env
 from tests.e2e.xss_payloads import (
     BY_ID,
     IMG_PATH,
@@ -76,6 +76,12 @@ data = json.load(sys.stdin)
 for row in data["customers"]:
     customer_upsert(**row)
 print("customers", flush=True)
+import numpy as np
+from knowledge.services import knowledge_gap_record
+for number, question in enumerate(data["gaps"]):
+    # A vector of its own, so similar payload questions stay separate gaps instead of merging.
+    vector = np.random.default_rng(number).normal(size=384).astype("float32")
+    knowledge_gap_record(question=question, locale="en", confidence=0.1, embedding=vector / np.linalg.norm(vector))
 category = Category.objects.get(slug=data["category"])
 for row in data["articles"]:
     payload_id = row.pop("id")
@@ -100,6 +106,10 @@ def cells(surface: str) -> list:
         )
         for payload in PAYLOADS
     ]
+
+
+def gap_question(payload: Payload) -> str:
+    return f"Do you sell {payload.text}?"
 
 
 def payload_ids(text: str) -> set[str]:
@@ -187,25 +197,6 @@ def console_login(page: Page, base: str) -> None:
 # ------------------------------------------------------------------ putting the corpus in
 
 
-def server_env() -> dict[str, str]:
-    """The live server's database, for a ``manage.py``-style subprocess (mirrors conftest.live_server_url)."""
-    from tests.e2e.conftest import _server_url
-
-    name = os.environ.get("TEST_DATABASE_NAME", "test_postgres") + "_e2e"
-    url = _server_url()
-    return {
-        **os.environ,
-        "DATABASE_URL": urllib.parse.urlparse(url)._replace(path=f"/{name}").geturl(),
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local",
-        "DJANGO_DEBUG": "false",
-        "CELERY_TASK_ALWAYS_EAGER": "1",
-        "COPILOT_ENGINE": "offline",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "XDG_RUNTIME_DIR": os.environ.get("XDG_RUNTIME_DIR", "/tmp"),  # noqa: S108
-    }
-
-
 class Seeder:
     """The payload customers, and the articles the admin form does not add, written by the app's
     services in a subprocess; ``ready`` gets each payload id whose article is in and indexed."""
@@ -220,6 +211,8 @@ class Seeder:
             + [ALL_CUSTOMER],
             "category": CATEGORY["slug"],
             "articles": [{"id": p.id, "title": p.text, "slug": p.slug, "body": p.article_body} for p in articles],
+            # Unanswered questions for the analytics page's top knowledge gaps.
+            "gaps": [gap_question(p) for p in PAYLOADS],
         }
         self.process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-c", SEED],
@@ -697,6 +690,25 @@ def test_the_detector_reports_markup_the_console_csp_blocked(corpus, console):
     assert any(f.startswith("CSP violation: script-src") for f in found), found
     assert any(f.startswith("injected image requested") for f in found), found
     assert any(f.startswith("markup injected") and "xss-p02" in f for f in found), found
+
+
+def test_analytics_lists_payload_gap_questions_as_text_and_draws_its_charts(corpus, console, screenshots):
+    page = console[0].context.new_page()
+    watch = Watch(page)
+    page.goto(f"{corpus.base}/console/analytics/")
+    expect(page.locator(".gaps-table")).to_be_visible(timeout=WAIT)
+    assert page.evaluate("() => Object.keys(Chart.instances).length") == 7
+    questions = [text_of(cell) for cell in page.locator(".gaps-table tbody td:first-child").all()]
+    expected = {literal(gap_question(p)) for p in PAYLOADS}
+    # Gaps the corpus's own chats left are customer messages too (a long one cut at 1,000 characters).
+    asked = {literal(p.question) for p in PAYLOADS} | {literal(ALL_TEXT)}
+    shown = [question for question in questions if payload_ids(question)]
+    assert len([question for question in shown if question in expected]) >= 5, questions
+    garbled = [q for q in shown if q not in expected and q not in asked and not literal(ALL_TEXT).startswith(q)]
+    assert garbled == []
+    page.screenshot(path=screenshots / "xss-analytics.png", full_page=True)
+    no_findings(watch.findings(), "analytics")
+    page.close()
 
 
 # ------------------------------------------------------------------ the help centre

@@ -4,9 +4,19 @@ import asyncio
 import json
 import logging
 
+import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
+from helpdesk import logs
 from helpdesk.logs import ContextFilter, JsonFormatter, log_context_add, log_context_bind
+
+
+@pytest.fixture(autouse=True)
+def no_ids_yet():
+    """Each test starts with no ids bound, whatever ran before it in this thread."""
+    token = logs._context.set(None)
+    yield
+    logs._context.reset(token)
 
 
 class Lines(logging.Handler):
