@@ -4,6 +4,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from copilot.models import AnalyticsEvent, ConversationMemory, CopilotTurn, Intent, IntentExample
+from helpdesk.admin import ReadOnlyAdmin
 
 
 class IntentExampleInline(admin.TabularInline):
@@ -26,19 +27,6 @@ class IntentAdmin(admin.ModelAdmin):
     @admin.display(ordering="example_count", description="examples")
     def example_count(self, obj: Intent) -> int:
         return obj.example_count
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Traces are written by the copilot; people read them."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(CopilotTurn)

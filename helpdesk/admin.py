@@ -65,13 +65,8 @@ class AgentProfileAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor_name", "action", "conversation_id", "customer_id"]
-    list_filter = ["action", "actor"]
-    search_fields = ["actor_name", "conversation_id", "customer_id"]
-    date_hierarchy = "created_at"
-    readonly_fields = ["created_at", "actor", "actor_name", "action", "conversation_id", "customer_id", "detail"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the system writes (copilot traces, the audit log); people only read them."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -81,3 +76,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor_name", "action", "conversation_id", "customer_id"]
+    list_filter = ["action", "actor"]
+    search_fields = ["actor_name", "conversation_id", "customer_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "actor", "actor_name", "action", "conversation_id", "customer_id", "detail"]

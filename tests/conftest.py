@@ -1,9 +1,8 @@
-import threading
-
 import pytest
 
 from tests.factories import StaffFactory
 from tests.openai_server import OpenAIStub
+from tests.servers import serving
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +38,5 @@ def staff_client(client):
 @pytest.fixture
 def openai_server():
     """A real HTTP server speaking the OpenAI wire protocol on a free loopback port."""
-    server = OpenAIStub()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(OpenAIStub()) as server:
+        yield server

@@ -3,7 +3,6 @@ integration API with a token, the helpdesk calls its webhook receiver, and Prome
 /metrics. Nothing in-process: urllib on one side, daphne on the other."""
 
 import json
-import threading
 import urllib.error
 import urllib.request
 
@@ -12,6 +11,7 @@ import pytest
 from integrations.services.webhooks import webhook_signature_verify
 from tests.e2e.conftest import server_python
 from tests.integrations.receiver import WebhookReceiver
+from tests.servers import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -36,12 +36,8 @@ print(token.key)
 
 @pytest.fixture(scope="module")
 def receiver():
-    server = WebhookReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(WebhookReceiver()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,10 @@
-import threading
-
 import pytest
 
 from tests.integrations.receiver import WebhookReceiver
+from tests.servers import serving
 
 
 @pytest.fixture
 def receiver():
-    server = WebhookReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(WebhookReceiver()) as server:
+        yield server
