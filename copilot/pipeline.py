@@ -58,6 +58,7 @@ from copilot.services import (
     turn_record,
 )
 from copilot.trace import Trace
+from crm.remote import CrmUnavailable, RemoteCrm, remote_crm_get
 from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.logs import log_context_add, log_context_bind
 from helpdesk.models import Conversation, Message, Ticket
@@ -93,6 +94,8 @@ class Turn:
     classifier: IntentClassifier | None
     products: list[str]
     trace: Trace
+    # The remote CRM's client for this turn (CRM_BACKEND=http); None reads our own tables.
+    crm: RemoteCrm | None = None
     vector: Awaitable[np.ndarray] | None = None
     entities: Entities = field(default_factory=Entities)
     intent: IntentPrediction | None = None
@@ -166,6 +169,8 @@ async def turn_run(
         return
     turn = loaded
     turn.vector = vector
+    if turn.crm is not None and turn.card is not None:
+        turn.context = await card_from_crm(turn)
     try:
         async for event in _flow(turn):
             if isinstance(event, TokenEvent) and turn.trace.first_token_ms is None:
@@ -241,7 +246,16 @@ def load_context(
         classifier=taxonomy.classifier,
         products=taxonomy.products,
         trace=trace,
+        crm=remote_crm_get(),
     )
+
+
+async def card_from_crm(turn: Turn) -> Context:
+    """The customer card's account and recent orders from the remote CRM; without them if it is down."""
+    began = time.perf_counter()
+    card, error = await tools.card_from_crm(card=turn.card, crm=turn.crm)
+    turn.trace.record("crm_card", began=began, error=error)
+    return replace(turn.context, card=card)
 
 
 async def with_fallback(turn: Turn, step: str, call: Callable[[Engine], Awaitable[T]]) -> T:
@@ -354,16 +368,15 @@ def tool_for(turn: Turn) -> str | None:
 
 
 async def route_tools(turn: Turn, *, tool: str | None) -> None:
-    async with turn.trace.step("route_tools"):
-        if tool == tools.ACCOUNT_STATUS:
-            result = await database_sync_to_async(tools.account_status)(customer=turn.customer)
-        elif tool in (tools.ORDER_STATUS, tools.RETURN_ELIGIBILITY):
-            result = await database_sync_to_async(tools.TOOLS[tool])(
-                customer=turn.customer, order_number=remembered_order(turn)
-            )
-        else:
-            return
-        turn.tool_results.append(result)
+    if tool is None:
+        return
+    began = time.perf_counter()
+    order_number = None if tool == tools.ACCOUNT_STATUS else remembered_order(turn)
+    result = await tools.tool_run(tool=tool, customer=turn.customer, order_number=order_number, crm=turn.crm)
+    turn.tool_results.append(result)
+    # A CRM that did not answer is an error of this step in the trace, though the turn goes on.
+    unavailable = result.error == "crm_unavailable"
+    turn.trace.record("route_tools", began=began, error=CrmUnavailable(result.data["why"]) if unavailable else None)
 
 
 # ---------------------------------------------------------------- 4. escalation

@@ -173,3 +173,31 @@ def test_channel_layer_kind_chooses_the_redis_layer(kind, expected):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, "local"),
+        ({"CRM_BACKEND": "http", "CRM_API_URL": "https://crm.example/api"}, "http"),
+        ({"CRM_BACKEND": "http"}, "ImproperlyConfigured: CRM_BACKEND=http needs CRM_API_URL."),
+        ({"CRM_BACKEND": "salesforce"}, "ImproperlyConfigured: CRM_BACKEND is 'local' or 'http', not 'salesforce'."),
+        ({"LOG_FORMAT": "xml"}, "ImproperlyConfigured: LOG_FORMAT must be plain or json, not 'xml'."),
+    ],
+)
+def test_the_crm_backend_and_log_format_are_checked(environment, expected):
+    script = (
+        "from django.conf import settings\n"
+        "from django.core.exceptions import ImproperlyConfigured\n"
+        "try:\n"
+        "    print(settings.CRM_BACKEND)\n"
+        "except ImproperlyConfigured as exc:\n"
+        "    print('ImproperlyConfigured:', exc)"
+    )
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "LOG_FORMAT"))}
+    env = {**inherited, "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local", **environment}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

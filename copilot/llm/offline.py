@@ -76,6 +76,8 @@ def tool_sentence(tool: ToolResult, *, language: str) -> str:
             return t.text(lang, "order_not_found", asked=data.get("asked"))
         if tool.error == "no_orders":
             return t.text(lang, "no_orders")
+        if tool.error == "crm_unavailable":
+            return t.text(lang, "crm_unavailable")
         return ""
     if tool.name == ACCOUNT_STATUS:
         parts = [

@@ -24,6 +24,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "orders placed from your own account."
         ),
         "no_orders": "I can't see any orders on your account yet.",
+        "crm_unavailable": (
+            "I can't reach our order and account system right now, so I can't check that for you, and I won't "
+            "guess. A colleague will look it up and get back to you."
+        ),
         "no_customer": (
             "To look at orders or your account, I need to know it's you: please sign in to your account first."
         ),
@@ -92,6 +96,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "objednávky z vašeho vlastního účtu."
         ),
         "no_orders": "Ve vašem účtu zatím nevidím žádné objednávky.",
+        "crm_unavailable": (
+            "Teď se nemohu spojit se systémem objednávek a účtů, takže to nemohu ověřit, a hádat nebudu. "
+            "Kolega to dohledá a ozve se vám."
+        ),
         "no_customer": "Abych mohl nahlédnout do objednávek nebo účtu, přihlaste se prosím nejdřív ke svému účtu.",
         "account": "Váš účet {number} je ve stavu {status}, tarif {tier}.",
         "account_payment": "Poslední platbu {amount} {currency} jsme přijali {paid}.",

@@ -349,6 +349,21 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Conversations with no activity for this many days are deleted daily (docs/privacy.md).
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
 
+# Where the copilot reads accounts and orders: our own tables, or another CRM's REST API
+# (crm/remote.py, docs/integrations.md). Timeouts and retries per call; after
+# CRM_BREAKER_FAILURES failures in a row the CRM is left alone for CRM_BREAKER_SECONDS.
+CRM_BACKEND = env_str("CRM_BACKEND", "local")
+if CRM_BACKEND not in ("local", "http"):
+    raise ImproperlyConfigured(f"CRM_BACKEND is 'local' or 'http', not {CRM_BACKEND!r}.")
+CRM_API_URL = env_str("CRM_API_URL")
+CRM_API_KEY = env_str("CRM_API_KEY")
+if CRM_BACKEND == "http" and not CRM_API_URL:
+    raise ImproperlyConfigured("CRM_BACKEND=http needs CRM_API_URL.")
+CRM_TIMEOUT = env_float("CRM_TIMEOUT", 3.0)
+CRM_RETRIES = env_int("CRM_RETRIES", 2)
+CRM_BREAKER_FAILURES = env_int("CRM_BREAKER_FAILURES", 5)
+CRM_BREAKER_SECONDS = env_float("CRM_BREAKER_SECONDS", 30.0)
+
 # Outbound webhooks (docs/integrations.md). A receiver that does not answer 2xx is tried again
 # after WEBHOOK_BACKOFF_SECONDS, doubling each time up to an hour, WEBHOOK_MAX_ATTEMPTS times in all.
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0)
