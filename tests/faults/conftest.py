@@ -302,14 +302,17 @@ class Admin:
         ).fetchall()
         return [(pid, query) for pid, query in rows if pid not in self.ours]
 
-    async def blocked(self, *, timeout: float = TIMEOUT) -> tuple[int, str]:
-        """The backend waiting on our lock and its query, once there is one."""
+    async def blocked(self, *, query: str = "", timeout: float = TIMEOUT) -> tuple[int, str]:
+        """The backend waiting on our lock and its query, once there is one (whose query starts with
+        ``query``). pg_stat_activity can show a backend's previous statement for a moment, such as
+        the set_config of a connection just opened, so a test names the statement it waits for."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if waiting := await asyncio.to_thread(self.waiting):
+            waiting = [row for row in await asyncio.to_thread(self.waiting) if row[1].startswith(query)]
+            if waiting:
                 return waiting[0]
             await asyncio.sleep(0.02)
-        raise AssertionError("no backend ever waited on the lock")
+        raise AssertionError(f"no backend ever waited on the lock running {query or 'anything'!r}")
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ async def test_a_connection_dropped_while_the_message_is_stored_is_an_error_the_
     frame = {"type": "message", "text": QUESTION, "client_id": "retry-me"}
     pg.lock("helpdesk_message", "SHARE")
     await socket.send_json_to(frame)
-    pid, query = await pg.blocked()
+    pid, query = await pg.blocked(query='INSERT INTO "helpdesk_message"')
     assert query.startswith('INSERT INTO "helpdesk_message"')
     pg.terminate([pid])
     pg.unlock()
@@ -125,11 +125,11 @@ async def test_a_connection_dropped_while_the_answer_is_saved_is_retried_once(
     settings.COPILOT_DELIVERY = delivery
     pg.lock("copilot_copilotturn", "SHARE")
     ack, _ = await send_message(socket, QUESTION)
-    first, query = await pg.blocked()
+    first, query = await pg.blocked(query='INSERT INTO "copilot_copilotturn"')
     assert query.startswith('INSERT INTO "copilot_copilotturn"')
     pg.terminate([first])
     # The turn saves again, on a new connection.
-    second, query = await pg.blocked()
+    second, query = await pg.blocked(query='INSERT INTO "copilot_copilotturn"')
     assert second != first and query.startswith('INSERT INTO "copilot_copilotturn"')
     pg.unlock()
 
@@ -226,7 +226,7 @@ async def test_a_rest_request_whose_connection_drops_fails_cleanly_and_the_next_
 
     pg.lock("helpdesk_conversation", "ACCESS EXCLUSIVE")
     request = asyncio.ensure_future(widget_get(visitor.token))
-    pid, query = await pg.blocked()
+    pid, query = await pg.blocked(query='SELECT "helpdesk_conversation"."id"')
     assert query.startswith('SELECT "helpdesk_conversation"."id"')
     pg.terminate([pid])
     pg.unlock()
