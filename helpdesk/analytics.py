@@ -82,16 +82,30 @@ def _seconds(value) -> float | None:
 
 def analytics_conversations(*, period: Period) -> dict:
     """Conversations per day, and the automation and escalation rates over the period."""
-    per_day = dict(_over_conversations("SELECT day, count(*) FROM counted GROUP BY day", period))
-    ((total, by_ai, escalated),) = _over_conversations(
-        """SELECT count(*),
-                    count(*) FILTER (WHERE NOT had_human AND first_bot_at IS NOT NULL),
-                    count(*) FILTER (WHERE escalated)
-               FROM counted""",
+    rows = _over_conversations(
+        """SELECT day, count(*),
+                  count(*) FILTER (WHERE NOT had_human AND first_bot_at IS NOT NULL),
+                  count(*) FILTER (WHERE escalated)
+             FROM counted GROUP BY day""",
         period,
     )
+    days = {row[0]: row[1:] for row in rows}
+    total, by_ai, escalated = (sum(row[column] for row in rows) for column in (1, 2, 3))
+    per_day = []
+    for day in period.days:
+        count, day_by_ai, day_escalated = days.get(day, (0, 0, 0))
+        per_day.append(
+            {
+                "day": day.isoformat(),
+                "count": count,
+                "resolved_by_ai": day_by_ai,
+                "escalated": day_escalated,
+                "automation_rate": _rate(day_by_ai, count),
+                "escalation_rate": _rate(day_escalated, count),
+            }
+        )
     return {
-        "per_day": [{"day": day.isoformat(), "count": per_day.get(day, 0)} for day in period.days],
+        "per_day": per_day,
         "total": total,
         "resolved_by_ai": by_ai,
         "automation_rate": _rate(by_ai, total),

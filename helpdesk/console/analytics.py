@@ -60,7 +60,9 @@ def analytics_rows(figures: dict) -> list[tuple[str, str, str, object]]:
     """Every figure as (section, name, day, value): one long table, days blank for totals."""
     rows: list[tuple[str, str, str, object]] = []
     conversations = figures["conversations"]
-    rows += [("conversations", "count", item["day"], item["count"]) for item in conversations["per_day"]]
+    for item in conversations["per_day"]:
+        for key in ("count", "resolved_by_ai", "escalated", "automation_rate", "escalation_rate"):
+            rows.append(("conversations", key, item["day"], item[key]))
     for key in ("total", "resolved_by_ai", "automation_rate", "escalated", "escalation_rate"):
         rows.append(("conversations", key, "", conversations[key]))
     for measure, by_who in figures["response_times"].items():

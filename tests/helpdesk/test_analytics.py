@@ -158,6 +158,11 @@ def test_every_figure_matches_the_hand_count(world):
     assert figures["days"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
     conversations = figures["conversations"]
     assert [d["count"] for d in conversations["per_day"]] == [2, 2, 1]
+    # 1 Nov: c1 by the AI, c2 escalated; 2 Nov: c3 by the AI, c7 an agent; 3 Nov: c4 by the AI.
+    assert [d["resolved_by_ai"] for d in conversations["per_day"]] == [1, 1, 1]
+    assert [d["escalated"] for d in conversations["per_day"]] == [1, 0, 0]
+    assert [d["automation_rate"] for d in conversations["per_day"]] == [0.5, 0.5, 1.0]
+    assert [d["escalation_rate"] for d in conversations["per_day"]] == [0.5, 0.0, 0.0]
     assert conversations["total"] == 5
     assert conversations["resolved_by_ai"] == 3  # c1, c3, c4
     assert conversations["automation_rate"] == 0.6
@@ -243,6 +248,8 @@ def test_the_export_has_every_figure_and_defuses_formulas(client, world):
     table = {(section, name, day): value for section, name, day, value in rows[1:]}
     assert table[("conversations", "count", "2026-11-01")] == "2"
     assert table[("conversations", "automation_rate", "")] == "0.6"
+    assert table[("conversations", "automation_rate", "2026-11-03")] == "1.0"
+    assert table[("conversations", "escalated", "2026-11-01")] == "1"
     assert table[("first_response", "human_p50_seconds", "")] == "360.0"
     assert table[("csat", "ai_resolved_score", "")] == "0.5"
     assert table[("intents", "returns", "")] == "2"

@@ -53,13 +53,40 @@
   }
   const stacked = { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } };
 
+  const perDay = figures.conversations.per_day;
+  const percentOf = (rate) => (rate === null ? null : Math.round(rate * 1000) / 10);
   draw("chart-conversations", {
     type: "bar",
     data: {
       labels: days,
-      datasets: [{ label: "Conversations", data: figures.conversations.per_day.map((d) => d.count), backgroundColor: palette[0] }],
+      datasets: [
+        { label: "Resolved by the AI", data: perDay.map((d) => d.resolved_by_ai), backgroundColor: palette[1], stack: "c" },
+        { label: "Others", data: perDay.map((d) => d.count - d.resolved_by_ai), backgroundColor: palette[8], stack: "c" },
+        {
+          label: "Automation rate %",
+          type: "line",
+          data: perDay.map((d) => percentOf(d.automation_rate)),
+          borderColor: palette[0],
+          backgroundColor: palette[0],
+          yAxisID: "rate",
+        },
+        {
+          label: "Escalation rate %",
+          type: "line",
+          data: perDay.map((d) => percentOf(d.escalation_rate)),
+          borderColor: palette[3],
+          backgroundColor: palette[3],
+          yAxisID: "rate",
+        },
+      ],
     },
-    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    options: {
+      scales: {
+        x: { stacked: true },
+        y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "conversations" } },
+        rate: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "%" } },
+      },
+    },
   });
   draw("chart-intents", {
     type: "doughnut",
@@ -106,12 +133,22 @@
           backgroundColor: palette[6],
           yAxisID: "tokens",
         },
+        {
+          label: `Cost (${figures.llm.currency})`,
+          type: "line",
+          data: figures.llm.per_day.map((d) => d.cost),
+          borderColor: palette[2],
+          backgroundColor: palette[2],
+          borderDash: [4, 4],
+          yAxisID: "cost",
+        },
       ],
     },
     options: {
       scales: {
         calls: { position: "left", beginAtZero: true, ticks: { precision: 0 } },
         tokens: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } },
+        cost: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } },
       },
     },
   });
