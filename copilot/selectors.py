@@ -57,7 +57,13 @@ class Context:
     previous_summary_language: str
 
 
-def _order_row(order) -> dict:
+def card_account_row(account) -> dict:
+    """An account on the customer card: an ``Account`` row or a remote CRM's ``AccountRecord``."""
+    return {"number": account.number, "status": account.status, "subscription_tier": account.subscription_tier}
+
+
+def card_order_row(order) -> dict:
+    """An order on the customer card: an ``Order`` row or a remote CRM's ``OrderRecord``."""
     return {
         "number": order.number,
         "status": order.status,
@@ -69,12 +75,7 @@ def _order_row(order) -> dict:
 
 def customer_card_get(*, customer: Customer) -> CustomerCard:
     try:
-        account = customer.account
-        account_row = {
-            "number": account.number,
-            "status": account.status,
-            "subscription_tier": account.subscription_tier,
-        }
+        account_row = card_account_row(customer.account)
     except Account.DoesNotExist:
         account_row = None
     return CustomerCard(
@@ -86,7 +87,7 @@ def customer_card_get(*, customer: Customer) -> CustomerCard:
         tier=customer.tier,
         locale=customer.locale,
         account=account_row,
-        recent_orders=[_order_row(order) for order in customer_recent_orders(customer=customer, limit=5)],
+        recent_orders=[card_order_row(order) for order in customer_recent_orders(customer=customer, limit=5)],
         open_tickets=[
             {"reference": ticket.reference, "subject": ticket.subject, "status": ticket.status}
             for ticket in customer_open_tickets(customer=customer)

@@ -13,7 +13,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.utils import timezone
 
-from copilot.selectors import CustomerCard
+from copilot.selectors import CustomerCard, card_account_row, card_order_row
 from crm.models import Account, Customer, Order
 from crm.records import AccountRecord, OrderRecord
 from crm.remote import CrmUnavailable, RemoteCrm
@@ -214,16 +214,6 @@ async def tool_run(
     return ORDER_TOOLS[tool](order, today=timezone.localdate())
 
 
-def _order_row(order: OrderRecord) -> dict:
-    return {
-        "number": order.number,
-        "status": order.status,
-        "placed_at": order.placed_at.date().isoformat(),
-        "total": _money(order.total),
-        "currency": order.currency,
-    }
-
-
 async def card_from_crm(*, card: CustomerCard, crm: RemoteCrm) -> tuple[CustomerCard, CrmUnavailable | None]:
     """The card with the remote CRM's account and latest orders; without either when it does not answer."""
     try:
@@ -231,9 +221,5 @@ async def card_from_crm(*, card: CustomerCard, crm: RemoteCrm) -> tuple[Customer
         orders = await crm.orders(customer_id=card.external_id, limit=5)
     except CrmUnavailable as exc:
         return replace(card, account=None, recent_orders=[]), exc
-    account_row = (
-        {"number": account.number, "status": account.status, "subscription_tier": account.subscription_tier}
-        if account
-        else None
-    )
-    return replace(card, account=account_row, recent_orders=[_order_row(order) for order in orders]), None
+    account_row = card_account_row(account) if account else None
+    return replace(card, account=account_row, recent_orders=[card_order_row(order) for order in orders]), None

@@ -80,17 +80,39 @@ def _seconds(value) -> float | None:
     return round(value, 1) if value is not None else None
 
 
-def analytics_conversations(*, period: Period) -> dict:
-    """Conversations per day, and the automation and escalation rates over the period."""
+def analytics_conversation_figures(*, period: Period) -> dict:
+    """One pass over the period's conversations: how many per day with the automation and
+    escalation rates, the response and resolution times (median and mean, bot and human, in
+    seconds) and CSAT (overall, and for those the AI resolved alone)."""
     rows = _over_conversations(
         """SELECT day, count(*),
-                  count(*) FILTER (WHERE NOT had_human AND first_bot_at IS NOT NULL),
-                  count(*) FILTER (WHERE escalated)
-             FROM counted GROUP BY day""",
+            count(*) FILTER (WHERE NOT had_human AND first_bot_at IS NOT NULL),
+            count(*) FILTER (WHERE escalated),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_bot_at - first_customer_at))
+                FILTER (WHERE first_bot_at >= first_customer_at),
+            avg(extract(epoch FROM first_bot_at - first_customer_at)) FILTER (WHERE first_bot_at >= first_customer_at),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_agent_at - first_customer_at))
+                FILTER (WHERE first_agent_at >= first_customer_at),
+            avg(extract(epoch FROM first_agent_at - first_customer_at))
+                FILTER (WHERE first_agent_at >= first_customer_at),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at))
+                FILTER (WHERE resolved_at IS NOT NULL AND NOT had_human),
+            avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE resolved_at IS NOT NULL AND NOT had_human),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at))
+                FILTER (WHERE resolved_at IS NOT NULL AND had_human),
+            avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE resolved_at IS NOT NULL AND had_human),
+            count(*) FILTER (WHERE csat <> ''),
+            count(*) FILTER (WHERE csat = 'up'),
+            count(*) FILTER (WHERE csat <> '' AND NOT had_human AND first_bot_at IS NOT NULL),
+            count(*) FILTER (WHERE csat = 'up' AND NOT had_human AND first_bot_at IS NOT NULL)
+          FROM counted
+         GROUP BY GROUPING SETS ((day), ())""",
         period,
     )
-    days = {row[0]: row[1:] for row in rows}
-    total, by_ai, escalated = (sum(row[column] for row in rows) for column in (1, 2, 3))
+    # The empty grouping set gives the period's row (day NULL), even when there are no conversations.
+    (period_row,) = [row for row in rows if row[0] is None]
+    days = {row[0]: row[1:4] for row in rows if row[0] is not None}
+    (_, total, by_ai, escalated, *times, rated, up, ai_rated, ai_up) = period_row
     per_day = []
     for day in period.days:
         count, day_by_ai, day_escalated = days.get(day, (0, 0, 0))
@@ -104,60 +126,30 @@ def analytics_conversations(*, period: Period) -> dict:
                 "escalation_rate": _rate(day_escalated, count),
             }
         )
+    bot_p50, bot_avg, human_p50, human_avg, res_ai_p50, res_ai_avg, res_h_p50, res_h_avg = times
     return {
-        "per_day": per_day,
-        "total": total,
-        "resolved_by_ai": by_ai,
-        "automation_rate": _rate(by_ai, total),
-        "escalated": escalated,
-        "escalation_rate": _rate(escalated, total),
-    }
-
-
-def analytics_response_times(*, period: Period) -> dict:
-    """Seconds to the first answer and to resolution, median and mean, for the bot and for humans."""
-    ((bot_p50, bot_avg, human_p50, human_avg, res_ai_p50, res_ai_avg, res_h_p50, res_h_avg),) = _over_conversations(
-        """SELECT
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_bot_at - first_customer_at))
-                FILTER (WHERE first_bot_at >= first_customer_at),
-            avg(extract(epoch FROM first_bot_at - first_customer_at)) FILTER (WHERE first_bot_at >= first_customer_at),
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_agent_at - first_customer_at))
-                FILTER (WHERE first_agent_at >= first_customer_at),
-            avg(extract(epoch FROM first_agent_at - first_customer_at))
-                FILTER (WHERE first_agent_at >= first_customer_at),
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at))
-                FILTER (WHERE resolved_at IS NOT NULL AND NOT had_human),
-            avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE resolved_at IS NOT NULL AND NOT had_human),
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at))
-                FILTER (WHERE resolved_at IS NOT NULL AND had_human),
-            avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE resolved_at IS NOT NULL AND had_human)
-          FROM counted""",
-        period,
-    )
-    return {
-        "first_response": {
-            "bot": {"p50": _seconds(bot_p50), "mean": _seconds(bot_avg)},
-            "human": {"p50": _seconds(human_p50), "mean": _seconds(human_avg)},
+        "conversations": {
+            "per_day": per_day,
+            "total": total,
+            "resolved_by_ai": by_ai,
+            "automation_rate": _rate(by_ai, total),
+            "escalated": escalated,
+            "escalation_rate": _rate(escalated, total),
         },
-        "resolution": {
-            "bot": {"p50": _seconds(res_ai_p50), "mean": _seconds(res_ai_avg)},
-            "human": {"p50": _seconds(res_h_p50), "mean": _seconds(res_h_avg)},
+        "response_times": {
+            "first_response": {
+                "bot": {"p50": _seconds(bot_p50), "mean": _seconds(bot_avg)},
+                "human": {"p50": _seconds(human_p50), "mean": _seconds(human_avg)},
+            },
+            "resolution": {
+                "bot": {"p50": _seconds(res_ai_p50), "mean": _seconds(res_ai_avg)},
+                "human": {"p50": _seconds(res_h_p50), "mean": _seconds(res_h_avg)},
+            },
         },
-    }
-
-
-def analytics_csat(*, period: Period) -> dict:
-    """Share of thumbs up among rated conversations: all of them, and those the AI resolved alone."""
-    ((rated, up, ai_rated, ai_up),) = _over_conversations(
-        """SELECT count(*) FILTER (WHERE csat <> ''), count(*) FILTER (WHERE csat = 'up'),
-                    count(*) FILTER (WHERE csat <> '' AND NOT had_human AND first_bot_at IS NOT NULL),
-                    count(*) FILTER (WHERE csat = 'up' AND NOT had_human AND first_bot_at IS NOT NULL)
-               FROM counted""",
-        period,
-    )
-    return {
-        "overall": {"rated": rated, "up": up, "score": _rate(up, rated)},
-        "ai_resolved": {"rated": ai_rated, "up": ai_up, "score": _rate(ai_up, ai_rated)},
+        "csat": {
+            "overall": {"rated": rated, "up": up, "score": _rate(up, rated)},
+            "ai_resolved": {"rated": ai_rated, "up": ai_up, "score": _rate(ai_up, ai_rated)},
+        },
     }
 
 
@@ -255,9 +247,7 @@ def analytics_get(*, period: Period) -> dict:
     return {
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
         "days": [day.isoformat() for day in period.days],
-        "conversations": analytics_conversations(period=period),
-        "response_times": analytics_response_times(period=period),
-        "csat": analytics_csat(period=period),
+        **analytics_conversation_figures(period=period),
         "turns": analytics_turns(period=period),
         "llm": analytics_llm_usage(period=period),
         "knowledge_gaps": analytics_knowledge_gaps(period=period),

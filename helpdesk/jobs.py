@@ -15,16 +15,22 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
-def task_enqueue_on_commit(task: Task, *args) -> None:
-    transaction.on_commit(lambda: _task_enqueue(task, args), robust=True)
+def task_enqueue_on_commit(task: Task, *args, run_here: bool = True) -> None:
+    """Queue ``task`` once the transaction commits. ``run_here=False`` is for work that must not
+    hold a request (an HTTP call to another system): with the broker down it is only logged,
+    and whatever sweeps that work's rows picks it up later."""
+    transaction.on_commit(lambda: _task_enqueue(task, args, run_here=run_here), robust=True)
 
 
-def _task_enqueue(task: Task, args: tuple) -> None:
+def _task_enqueue(task: Task, args: tuple, *, run_here: bool) -> None:
     try:
         task.delay(*args)
         return
     except Exception:
-        logger.warning("Could not queue %s%r; running it in this process", task.name, args, exc_info=True)
+        where = "running it in this process" if run_here else "it stays for its sweep"
+        logger.warning("Could not queue %s%r; %s", task.name, args, where, exc_info=True)
+    if not run_here:
+        return
     try:
         task.apply(args=args, throw=True)
     except Exception:

@@ -23,6 +23,7 @@ from crm.models import Account, Customer
 from helpdesk.api.errors import service_errors
 from helpdesk.api.serializers import ErrorSerializer
 from helpdesk.models import Ticket
+from helpdesk.selectors import customer_get_by_external_id
 from helpdesk.services.retention import customer_erase, customer_export
 from integrations.services.support import (
     analytics_log_record,
@@ -53,7 +54,7 @@ class IntegrationView(APIView):
     throttle_classes = [IntegrationRateThrottle]
 
     def customer(self, external_id: str) -> Customer:
-        customer = Customer.objects.filter(external_id=external_id).first()
+        customer = customer_get_by_external_id(external_id=external_id)
         if customer is None:
             raise exceptions.NotFound("No customer with this id.")
         return customer

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from helpdesk.jobs import task_enqueue_on_commit
 from integrations.models import WebhookDelivery, WebhookEvent
 from integrations.selectors import webhook_deliveries_due_ids, webhook_endpoints_for_event, webhook_send_stale_before
 
@@ -86,18 +86,11 @@ def webhook_event_publish(*, event: str, data: dict) -> list[WebhookDelivery]:
 
 
 def _deliver_on_commit(delivery_id: int) -> None:
-    transaction.on_commit(lambda: _deliver_enqueue(delivery_id), robust=True)
-
-
-def _deliver_enqueue(delivery_id: int) -> None:
     from integrations.tasks import webhook_deliver_task
 
-    try:
-        webhook_deliver_task.delay(delivery_id)
-    except Exception:
-        # Not run here instead: a slow receiver must not hold the request. The row is stored,
-        # and the due-deliveries sweep queues it once the broker is back.
-        logger.warning("Could not queue webhook delivery %s; the sweep will send it", delivery_id, exc_info=True)
+    # Never run in the request instead: a slow receiver must not hold it. The row is stored,
+    # and the due-deliveries sweep queues it once the broker is back.
+    task_enqueue_on_commit(webhook_deliver_task, delivery_id, run_here=False)
 
 
 def _claim(*, delivery_id: int, now: datetime) -> bool:

@@ -51,3 +51,10 @@ def test_nothing_runs_before_the_commit(django_capture_on_commit_callbacks):
         task_enqueue_on_commit(record_task, 8)
     assert RUNS == []
     assert len(callbacks) == 1
+
+
+def test_work_that_must_not_hold_a_request_waits_for_its_sweep(broker_down, django_capture_on_commit_callbacks, caplog):
+    with django_capture_on_commit_callbacks(execute=True):
+        task_enqueue_on_commit(record_task, 9, run_here=False)
+    assert RUNS == []
+    assert "Could not queue tests.helpdesk.test_jobs.record_task(9,); it stays for its sweep" in caplog.text

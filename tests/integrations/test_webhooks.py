@@ -319,6 +319,27 @@ def test_an_admin_configures_an_endpoint_with_its_events(admin_client, receiver)
     assert saved.events == ["escalation.created", "ticket.updated"]
 
 
+@pytest.mark.parametrize(
+    ("url", "events", "error"),
+    [
+        ("ftp://hooks.example/in", ["ticket.updated"], b"Enter a valid URL."),
+        ("not a url", ["ticket.updated"], b"Enter a valid URL."),
+        ("https://hooks.example/in", [], b"This field is required."),
+        ("https://hooks.example/in", ["order.exploded"], b"Select a valid choice."),
+    ],
+)
+def test_a_bad_endpoint_is_refused_with_the_reason(admin_client, url, events, error):
+    response = admin_client.post(
+        reverse("admin:integrations_webhookendpoint_add"),
+        {"name": "Bad", "url": url, "events": events, "secret": "s3cret", "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert error in response.content
+    from integrations.models import WebhookEndpoint
+
+    assert not WebhookEndpoint.objects.exists()
+
+
 @pytest.mark.parametrize("who", ["anonymous", "agent", "customer_session"])
 def test_only_staff_reach_the_webhook_admin(client, who, endpoint):
     if who == "agent":
