@@ -70,6 +70,8 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
 
     handlers: dict[str, str] = {}
     layer_recovery: asyncio.Task | None = None
+    # Closed with 4012: the consumer lives on until the client's disconnect arrives.
+    reconnect_asked = False
 
     async def dispatch(self, message):
         # AsyncConsumer.dispatch without its close_old_connections: that was a trip to the
@@ -105,6 +107,10 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             try:
                 return await self.channel_layer.receive(self.channel_name)
             except Exception as exc:
+                if self.reconnect_asked:
+                    # Its client is reconnecting on a new socket: a failure seen here (a receive
+                    # that timed out, a stale pooled connection) must not close that one too.
+                    await asyncio.get_running_loop().create_future()
                 # The pub/sub layer lost its connection: frames published meanwhile are gone even if
                 # Redis answers again already, so the client must catch up.
                 outage = isinstance(exc, ChannelLayerUnavailable)
@@ -148,6 +154,8 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             if await self.layer_answers():
                 break
         logger.info("Channel layer is back; socket %s reconnects to catch up", self.channel_name)
+        self.reconnect_asked = True
+        _open_sockets.discard(self)
         await self.close(code=CLOSE_RECONNECT)
 
     def layer_groups(self) -> list[str]:
