@@ -49,7 +49,7 @@ from copilot.llm.base import Engine, Grounding, Quality, Source
 from copilot.llm.prompts import instructions_render
 from copilot.models import CopilotTurn, Intent
 from copilot.quality import grounding_texts
-from copilot.selectors import Context, copilot_context_get
+from copilot.selectors import Context, copilot_context_get, customer_card_from_crm
 from copilot.services import (
     TurnRecord,
     copilot_taxonomy_get,
@@ -253,7 +253,7 @@ def load_context(
 async def card_from_crm(turn: Turn) -> Context:
     """The customer card's account and recent orders from the remote CRM; without them if it is down."""
     began = time.perf_counter()
-    card, error = await tools.card_from_crm(card=turn.card, crm=turn.crm)
+    card, error = await customer_card_from_crm(card=turn.card, crm=turn.crm)
     turn.trace.record("crm_card", began=began, error=error)
     return replace(turn.context, card=card)
 

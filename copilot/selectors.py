@@ -1,14 +1,16 @@
 """Reads for the copilot: the context of a turn, the taxonomy, and traces."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 
 import numpy as np
+from asgiref.sync import async_to_sync
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from copilot.models import ConversationMemory, CopilotTurn, Intent, IntentExample
 from crm.models import Account, Customer, Product
+from crm.remote import CrmUnavailable, RemoteCrm, remote_crm_get
 from crm.selectors import customer_open_tickets, customer_recent_orders
 from helpdesk.models import Conversation, Message
 
@@ -27,6 +29,8 @@ class CustomerCard:
     account: dict | None
     recent_orders: list[dict]
     open_tickets: list[dict]
+    # Why the remote CRM's account and orders are missing (CRM_BACKEND=http); empty when they are not.
+    crm_error: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +97,27 @@ def customer_card_get(*, customer: Customer) -> CustomerCard:
             for ticket in customer_open_tickets(customer=customer)
         ],
     )
+
+
+async def customer_card_from_crm(*, card: CustomerCard, crm: RemoteCrm) -> tuple[CustomerCard, CrmUnavailable | None]:
+    """The card with the remote CRM's account and latest orders; without either when it does not answer."""
+    try:
+        account = await crm.account(customer_id=card.external_id)
+        orders = await crm.orders(customer_id=card.external_id, limit=5)
+    except CrmUnavailable as exc:
+        return replace(card, account=None, recent_orders=[], crm_error=str(exc)[:200]), exc
+    account_row = card_account_row(account) if account else None
+    return replace(card, account=account_row, recent_orders=[card_order_row(order) for order in orders]), None
+
+
+def customer_card_for_agents(*, customer: Customer) -> CustomerCard:
+    """The card the console shows: from the same CRM the copilot reads (``CRM_BACKEND``)."""
+    card = customer_card_get(customer=customer)
+    crm = remote_crm_get()
+    if crm is None:
+        return card
+    card, _ = async_to_sync(customer_card_from_crm)(card=card, crm=crm)
+    return card
 
 
 def memory_get(*, conversation: Conversation) -> Memory:

@@ -5,7 +5,7 @@ to, and an order number it cannot find under that customer is "not found", exact
 it did not exist, so a guessed number reveals nothing.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -13,7 +13,6 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.utils import timezone
 
-from copilot.selectors import CustomerCard, card_account_row, card_order_row
 from crm.models import Account, Customer, Order
 from crm.records import AccountRecord, OrderRecord
 from crm.remote import CrmUnavailable, RemoteCrm
@@ -212,14 +211,3 @@ async def tool_run(
     if order is None:
         return _order_missing(tool=tool, customer_known=True, order_number=order_number)
     return ORDER_TOOLS[tool](order, today=timezone.localdate())
-
-
-async def card_from_crm(*, card: CustomerCard, crm: RemoteCrm) -> tuple[CustomerCard, CrmUnavailable | None]:
-    """The card with the remote CRM's account and latest orders; without either when it does not answer."""
-    try:
-        account = await crm.account(customer_id=card.external_id)
-        orders = await crm.orders(customer_id=card.external_id, limit=5)
-    except CrmUnavailable as exc:
-        return replace(card, account=None, recent_orders=[]), exc
-    account_row = card_account_row(account) if account else None
-    return replace(card, account=account_row, recent_orders=[card_order_row(order) for order in orders]), None

@@ -1,8 +1,11 @@
 """Reads of CRM data. Everything a customer can reach is scoped to that customer here."""
 
+from asgiref.sync import async_to_sync
 from django.db.models import Prefetch, Q, QuerySet
 
-from crm.models import Customer, Order, OrderItem
+from crm.models import Account, Customer, Order, OrderItem
+from crm.records import AccountRecord
+from crm.remote import remote_crm_get
 from helpdesk.models import Ticket
 
 ORDER_NUMBER_MAX = 32
@@ -46,3 +49,21 @@ def customer_open_tickets(*, customer: Customer, limit: int = 5) -> list[Ticket]
     return list(
         Ticket.objects.filter(customer=customer, status__in=Ticket.OPEN_STATUSES).order_by("-created_at")[:limit]
     )
+
+
+def account_record_get(*, account_id: str) -> tuple[str, AccountRecord] | None:
+    """(customer's CRM id, account) for an account number (``ACC-…``) or a customer's CRM id,
+    read from the CRM the copilot reads (``CRM_BACKEND``). Raises ``CrmUnavailable`` when that
+    is another system and it does not answer."""
+    account = Account.objects.select_related("customer").filter(number=account_id).first() or (
+        Account.objects.select_related("customer").filter(customer__external_id=account_id).first()
+    )
+    crm = remote_crm_get()
+    if crm is None:
+        return (account.customer.external_id, AccountRecord.of(account)) if account else None
+    # The remote CRM is asked by customer; an account number is known only by our copy of it.
+    external_id = account.customer.external_id if account else account_id
+    if not Customer.objects.filter(external_id=external_id).exists():
+        return None
+    record = async_to_sync(crm.account)(customer_id=external_id)
+    return (external_id, record) if record else None

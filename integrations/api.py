@@ -19,7 +19,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from crm.models import Account, Customer
+from crm.models import Customer
+from crm.remote import CrmUnavailable
+from crm.selectors import account_record_get
 from helpdesk.api.errors import service_errors
 from helpdesk.api.serializers import ErrorSerializer
 from helpdesk.models import Ticket
@@ -95,23 +97,42 @@ class AccountSerializer(serializers.Serializer):
     last_payment = serializers.DictField(allow_null=True)
 
 
+class CrmUnavailableError(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The CRM did not answer; try again later."
+    default_code = "crm_unavailable"
+
+
 class AccountView(IntegrationView):
-    @extend_schema(tags=TAGS, responses={200: AccountSerializer, 404: NOT_FOUND})
+    @extend_schema(
+        tags=TAGS,
+        responses={
+            200: AccountSerializer,
+            404: NOT_FOUND,
+            503: OpenApiResponse(ErrorSerializer, description="CRM_BACKEND=http and the CRM did not answer"),
+        },
+    )
     def get(self, request: Request, account_id: str) -> Response:
-        """An account by its number (``ACC-…``) or by its customer's CRM id."""
-        account = Account.objects.select_related("customer").filter(number=account_id).first() or (
-            Account.objects.select_related("customer").filter(customer__external_id=account_id).first()
-        )
-        if account is None:
+        """An account by its number (``ACC-…``) or by its customer's CRM id, from the configured CRM."""
+        try:
+            found = account_record_get(account_id=account_id)
+        except CrmUnavailable as exc:
+            raise CrmUnavailableError(f"The CRM did not answer ({exc}); try again later.") from exc
+        if found is None:
             raise exceptions.NotFound("No account with this id.")
+        customer_id, account = found
         last_payment = (
-            {"at": account.last_payment_at, "amount": str(account.last_payment_amount), "currency": account.currency}
+            {
+                "at": account.last_payment_at,
+                "amount": str(account.last_payment_amount) if account.last_payment_amount is not None else None,
+                "currency": account.currency,
+            }
             if account.last_payment_at
             else None
         )
         body = {
             "account_id": account.number,
-            "customer_id": account.customer.external_id,
+            "customer_id": customer_id,
             "status": account.status,
             "subscription_tier": account.subscription_tier,
             "balance": account.balance,

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.crm_server import CrmServer
 from tests.factories import StaffFactory
 from tests.openai_server import OpenAIStub
 from tests.servers import serving
@@ -40,3 +41,18 @@ def openai_server():
     """A real HTTP server speaking the OpenAI wire protocol on a free loopback port."""
     with serving(OpenAIStub()) as server:
         yield server
+
+
+@pytest.fixture
+def remote_crm(settings):
+    """CRM_BACKEND=http against a real REST CRM on a free loopback port (tests/crm_server.py)."""
+    from crm import remote
+
+    with serving(CrmServer()) as server:
+        settings.CRM_BACKEND = "http"
+        settings.CRM_API_URL = server.url
+        settings.CRM_TIMEOUT = 0.5
+        settings.CRM_RETRIES = 1
+        remote.BREAKER.success()
+        yield server
+        remote.BREAKER.success()

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from copilot.models import CopilotTurn
-from copilot.selectors import customer_card_get, memory_get, turns_for_conversation
+from copilot.selectors import customer_card_for_agents, memory_get, turns_for_conversation
 from crm.models import Customer
 from helpdesk.api import serializers as s
 from helpdesk.api.errors import body_parse, service_errors
@@ -135,7 +135,7 @@ def conversation_detail_payload(conversation: Conversation) -> dict:
         "contact_email": conversation.contact_email,
         "reply_email": conversation_reply_email_get(conversation=conversation),
         "ticket": s.TicketSerializer(ticket).data if ticket else None,
-        "customer_card": customer_card_get(customer=conversation.customer).as_dict()
+        "customer_card": customer_card_for_agents(customer=conversation.customer).as_dict()
         if conversation.customer_id
         else None,
         "copilot": copilot_panel_payload(turns_for_conversation(conversation=conversation)),
@@ -150,7 +150,7 @@ def conversation_detail_payload(conversation: Conversation) -> dict:
 
 def customer_detail_payload(customer: Customer) -> dict:
     return {
-        **customer_card_get(customer=customer).as_dict(),
+        **customer_card_for_agents(customer=customer).as_dict(),
         "phone": customer.phone,
         "conversations": [
             {

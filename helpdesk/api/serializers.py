@@ -182,7 +182,7 @@ class CustomerTicketSerializer(serializers.Serializer):
 
 
 class CustomerCardSerializer(serializers.Serializer):
-    """``copilot.selectors.customer_card_get``: who the customer is, their account and latest orders."""
+    """``copilot.selectors.customer_card_for_agents``: who the customer is, their account and latest orders."""
 
     id = serializers.IntegerField()
     external_id = serializers.CharField()
@@ -194,6 +194,9 @@ class CustomerCardSerializer(serializers.Serializer):
     account = CustomerAccountSerializer(allow_null=True)
     recent_orders = CustomerOrderSerializer(many=True)
     open_tickets = CustomerTicketSerializer(many=True)
+    crm_error = serializers.CharField(
+        allow_blank=True, help_text="Why the external CRM's account and orders are missing; empty when shown."
+    )
 
 
 class CopilotCitationSerializer(serializers.Serializer):

@@ -7,23 +7,13 @@ from copilot.events import MessageEvent
 from copilot.models import CopilotTurn
 from copilot.pipeline import turn_run_collect
 from copilot.services import customer_message_receive
-from crm import remote
 from helpdesk.models import Ticket
 from helpdesk.services import conversation_start
-from tests.crm_server import CrmServer
-from tests.servers import serving
 
 
 @pytest.fixture
-def crm(settings):
-    with serving(CrmServer()) as server:
-        settings.CRM_BACKEND = "http"
-        settings.CRM_API_URL = server.url
-        settings.CRM_TIMEOUT = 0.5
-        settings.CRM_RETRIES = 1
-        remote.BREAKER.success()
-        yield server
-        remote.BREAKER.success()
+def crm(remote_crm):
+    return remote_crm
 
 
 @pytest.fixture

@@ -328,6 +328,35 @@ def test_an_anonymous_conversation_without_turns_has_empty_panels(agent_client):
     assert data["memory"]["summary"] == ""
 
 
+def test_with_an_external_crm_the_card_shows_what_the_copilot_reads(agent_client, conversation, remote_crm):
+    # Our own tables and the external CRM disagree: the card follows CRM_BACKEND, like the copilot.
+    AccountFactory(customer=conversation.customer, number="ACC-LOCAL", status="suspended")
+    OrderFactory(customer=conversation.customer, number="99999")
+    remote_crm.customers[conversation.customer.external_id] = remote_crm.customers["cus_1001"]
+    card = agent_client.get(url("api-conversation", conversation.pk)).json()["customer_card"]
+    assert card["account"] == {"number": "EXT-ACC-1001", "status": "active", "subscription_tier": "premium"}
+    assert [order["number"] for order in card["recent_orders"]] == ["12345"]
+    assert card["crm_error"] == ""
+    customer = agent_client.get(url("api-customer", conversation.customer.pk)).json()
+    assert customer["account"]["number"] == "EXT-ACC-1001"
+    # Only this customer's records were asked for.
+    assert {r["path"].split("/")[3] for r in remote_crm.requests} == {conversation.customer.external_id}
+
+
+def test_with_an_external_crm_down_the_card_says_so_instead_of_showing_stale_rows(
+    agent_client, conversation, remote_crm
+):
+    AccountFactory(customer=conversation.customer, number="ACC-LOCAL")
+    OrderFactory(customer=conversation.customer, number="99999")
+    remote_crm.fail("status", 500, times=10)
+    response = agent_client.get(url("api-conversation", conversation.pk))
+    assert response.status_code == 200
+    card = response.json()["customer_card"]
+    assert card["name"] == "Jana Nováková"
+    assert card["account"] is None and card["recent_orders"] == []
+    assert card["crm_error"] == "HTTP 500"
+
+
 def test_a_turn_whose_follow_up_has_not_run_yet_has_an_empty_plan(agent_client, conversation):
     make_turn(conversation, intent="general")
     copilot = agent_client.get(url("api-conversation", conversation.pk)).json()["copilot"]

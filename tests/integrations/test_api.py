@@ -113,6 +113,31 @@ def test_an_account_by_number_or_by_customer(api, customer):
     assert api.get(reverse("api-integration-account", args=["ACC-0000"])).status_code == 404
 
 
+def test_with_an_external_crm_the_account_comes_from_it(api, remote_crm):
+    customer = CustomerFactory(external_id="cus_1001")
+    AccountFactory(customer=customer, number="ACC-LOCAL", status="suspended", balance="10.00")
+    for key in ("cus_1001", "ACC-LOCAL"):
+        body = api.get(reverse("api-integration-account", args=[key])).json()
+        assert body["account_id"] == "EXT-ACC-1001"
+        assert body["customer_id"] == "cus_1001"
+        assert (body["status"], body["subscription_tier"], body["balance"]) == ("active", "premium", "0.00")
+        assert body["last_payment"]["amount"] == "149.00"
+    # A customer we do not know is not looked up remotely; one the CRM has no account for is a 404.
+    assert api.get(reverse("api-integration-account", args=["cus_9999"])).status_code == 404
+    CustomerFactory(external_id="cus_2002")
+    assert api.get(reverse("api-integration-account", args=["cus_2002"])).status_code == 404
+    assert [r["path"] for r in remote_crm.requests].count("/api/customers/cus_9999/account") == 0
+
+
+def test_with_an_external_crm_down_the_account_is_a_503_not_our_stale_copy(api, remote_crm):
+    customer = CustomerFactory(external_id="cus_1001")
+    AccountFactory(customer=customer, number="ACC-LOCAL")
+    remote_crm.fail("garbage", times=10)
+    response = api.get(reverse("api-integration-account", args=["cus_1001"]))
+    assert response.status_code == 503
+    assert response.json()["detail"] == "The CRM did not answer (the CRM's answer is not JSON); try again later."
+
+
 # ---------------------------------------------------------------- escalate
 
 

@@ -294,6 +294,7 @@ function renderCustomerCard(d) {
   var orders = list(first(c.recent_orders, c.orders, base.recent_orders, base.orders, d.recent_orders, d.orders));
   var tickets = list(first(c.open_tickets, base.open_tickets));
   var email = str(first(c.email, base.email));
+  var crmError = str(c.crm_error);
   var parts = [
     el(
       "div",
@@ -323,11 +324,14 @@ function renderCustomerCard(d) {
             "Account status",
             el("span", { class: "acct acct-" + str(account.status) }, humanize(account.status) || "—"),
           )
-        : kv("Account status", "No account"),
+        : kv("Account status", crmError ? "Unknown" : "No account"),
       account && account.subscription_tier ? kv("Plan", humanize(account.subscription_tier)) : null,
       account && account.balance !== undefined && account.balance !== null ? kv("Balance", money(account.balance, account.currency)) : null,
     ),
   );
+  if (crmError) {
+    parts.push(el("p", { class: "crm-error small", role: "status" }, "The CRM did not answer (" + crmError + "): account and orders are not shown. Check them in the CRM itself."));
+  }
   if (orders.length) {
     parts.push(
       el(
@@ -350,7 +354,7 @@ function renderCustomerCard(d) {
         ),
       ),
     );
-  } else {
+  } else if (!crmError) {
     parts.push(el("p", { class: "muted small" }, "No orders."));
   }
   if (tickets.length) {
