@@ -54,7 +54,8 @@ _WORDS: dict[str, dict[str, int]] = {
         ),
         **dict.fromkeys(
             "den mam mate kde kdy proc jak moje muj mou moji nebo ale diky dik ahoj dnes vcera zitra co se si na ze "
-            "za od vas vam jsme ktery ktera pomoc pomoci penize vraceni dobrou taky".split(),
+            "za od vas vam jsme ktery ktera pomoc pomoci penize vraceni dobrou taky prodavate darkove poukaz "
+            "poukazy".split(),
             1,
         ),
     },
@@ -69,10 +70,16 @@ _WORDS: dict[str, dict[str, int]] = {
     "en": {
         **dict.fromkeys(
             "the where what when why please thanks thank hello order parcel package refund received would could "
-            "should have has haven't hasn't didn't doesn't don't can't".split(),
+            "should have has haven't hasn't didn't doesn't don't can't you your refunds".split(),
             2,
         ),
-        **dict.fromkeys("is my i you your how can not it this that with for of and are was be me".split(), 1),
+        **dict.fromkeys(
+            "is my i how can not it this that with for of and are was be me "
+            # Shop words, so a short question in English is told from the customer's usual language.
+            "sell buy gift cards ship shipping delivery address password account reset change return item "
+            "warranty claim charged twice late check talk person still arrived nobody long take".split(),
+            1,
+        ),
     },
 }
 

@@ -52,6 +52,17 @@ def test_only_supported_languages_are_returned(text, supported, expected):
     assert language_detect(text=text, default="en", supported=supported) == expected
 
 
+@pytest.mark.parametrize("default", ["ru", "de", "cs"])
+def test_the_demo_shops_english_questions_are_english_whatever_the_customers_usual_language(default):
+    # The conversation starts in the customer's locale; a question in English must still get an English answer.
+    from helpdesk.demo_history import QUESTIONS
+
+    questions = [question.format(order="12345") for question in QUESTIONS["en"]]
+    assert {q: language_detect(text=q, default=default) for q in questions} == dict.fromkeys(questions, "en")
+    czech = QUESTIONS["cs"]
+    assert {q: language_detect(text=q.format(order="1"), default="en") for q in czech} == dict.fromkeys(czech, "cs")
+
+
 def test_one_shared_word_is_not_decisive():
     # "je" and "den" are Czech but too short and common to decide on their own.
     assert language_detect(text="den", default="en") == "en"
