@@ -8,9 +8,12 @@
 """
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import server_python
 
 pytestmark = pytest.mark.e2e
 
@@ -151,4 +154,43 @@ def test_the_console_needs_a_login(browser, live_server_url):
     page = context.new_page()
     page.goto(f"{live_server_url}/console/")
     expect(page).to_have_url(re.compile(r"/console/login/"))
+    context.close()
+
+
+LINKED_CONVERSATION = """
+from django.utils import timezone
+from crm.models import Customer
+from helpdesk.models import Conversation, Message
+customer = Customer.objects.get(external_id="cus_1001")
+conversation = Conversation.objects.create(
+    customer=customer, language="en", status="resolved", resolved_at=timezone.now()
+)
+Message.objects.create(conversation=conversation, role="customer", content="A question from last month")
+print(conversation.pk)
+"""
+
+
+def test_a_conversation_opened_by_link_names_its_customer_outside_the_queue(browser, live_server_url):
+    conversation_id = server_python(LINKED_CONVERSATION).strip().splitlines()[-1]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live_server_url}/console/")
+    page.get_by_label("Username").fill("jana")
+    page.get_by_label("Password").fill("agent-demo-pass")
+    page.get_by_role("button", name=re.compile("Sign in|Log in", re.I)).click()
+    expect(page).to_have_url(re.compile(r"/console/$"), timeout=WAIT)
+    # The queue's filters hide it, and its messages come before the rest of it: only the detail names the customer.
+    empty = {"count": 0, "next": None, "previous": None, "results": []}
+    page.route(re.compile(r".*/api/conversations(\?.*)?$"), lambda route: route.fulfill(json=empty))
+
+    def detail_later(route) -> None:
+        time.sleep(1.5)
+        route.continue_()
+
+    page.route(f"**/api/conversations/{conversation_id}", detail_later)
+    page.goto(f"{live_server_url}/console/#c={conversation_id}")
+    page.reload()
+    author = page.locator("#transcript .msg-customer .msg-author")
+    expect(author).to_have_text("Petr Svoboda", timeout=WAIT)
+    expect(page.locator("#conv-title")).to_contain_text("Petr Svoboda")
     context.close()

@@ -8,7 +8,7 @@ import { statusBadge, tierBadge, priorityBadge } from "./badges.js";
 import { updateTitle, showConvError, hideConvError } from "./alerts.js";
 import { wsSend } from "./socket.js";
 import { renderQueue, updateRow, upsertRow } from "./queue.js";
-import { loadMessages, clearLive, setTyping } from "./transcript.js";
+import { loadMessages, clearLive, setTyping, transcriptCustomerName } from "./transcript.js";
 import { setMode, typingStop, updateComposerHint } from "./composer.js";
 import { renderCopilot } from "./copilot-panel.js";
 import { renderFollowUp } from "./follow-up.js";
@@ -129,7 +129,9 @@ function applyDetail(data) {
   if (!isObj(data)) return;
   state.detail = data;
   var summary = summaryFrom(data) || state.rows.get(state.selectedId) || {};
-  renderHeader(Object.assign({}, state.rows.get(state.selectedId) || {}, summary), data);
+  var header = Object.assign({}, state.rows.get(state.selectedId) || {}, summary);
+  renderHeader(header, data);
+  transcriptCustomerName(customerName(header));
   renderFollowUp(data, reloadDetail(state.selectedId));
   renderCopilot(data);
 }

@@ -1,6 +1,6 @@
 /* The open conversation's transcript: messages, the bot's streamed answer, typing indicators. */
 
-import { $, el, safeUrl, isObj, str, list, first, avatar, toDate, clockTime, fullTime, timeEl } from "./dom.js";
+import { $, el, safeUrl, isObj, str, list, first, avatar, paintAvatar, toDate, clockTime, fullTime, timeEl } from "./dom.js";
 import { api } from "./api.js";
 import { state, summaryFrom, customerName } from "./state.js";
 
@@ -58,6 +58,20 @@ function renderTranscript() {
   if (state.live) node.appendChild(state.live.node);
   node.dataset.pinned = "true";
   scrollDown(true);
+}
+
+/* The messages can load before the conversation's detail, which names a customer whose row is
+ * not in the queue (filtered out, or older than its page): name them once it has come. */
+export function transcriptCustomerName(name) {
+  $("transcript")
+    .querySelectorAll(".msg-customer")
+    .forEach(function (node) {
+      var author = node.querySelector(".msg-author");
+      if (!author || author.textContent === name) return;
+      author.textContent = name;
+      var badge = node.querySelector(".msg-avatar");
+      if (badge) paintAvatar(badge, name);
+    });
 }
 
 function dayLabel(iso) {
