@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
+from helpdesk.payloads import agent_name
 from knowledge.models import KnowledgeGap
 
 
@@ -243,6 +245,48 @@ def analytics_knowledge_gaps(*, period: Period, limit: int = 10) -> list[dict]:
     return [{"question": gap.question, "count": gap.count, "locale": gap.locale} for gap in gaps]
 
 
+def analytics_agents(*, period: Period) -> list[dict]:
+    """Each agent's share of the period's conversations: those assigned to them (how many,
+    resolved, the median first human reply, CSAT) and the replies they wrote in any of them."""
+    assigned = _over_conversations(
+        """SELECT assigned_agent_id, count(*), count(*) FILTER (WHERE status = 'resolved'),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_agent_at - first_customer_at))
+                FILTER (WHERE first_agent_at >= first_customer_at),
+            count(*) FILTER (WHERE csat <> ''),
+            count(*) FILTER (WHERE csat = 'up')
+          FROM counted
+         WHERE assigned_agent_id IS NOT NULL
+         GROUP BY 1""",
+        period,
+    )
+    replies = dict(
+        _over_conversations(
+            """SELECT m.author_id, count(*)
+                 FROM counted JOIN helpdesk_message m ON m.conversation_id = counted.id AND m.role = 'agent'
+                WHERE m.author_id IS NOT NULL
+                GROUP BY 1""",
+            period,
+        )
+    )
+    by_agent = {row[0]: row[1:] for row in assigned}
+    users = get_user_model().objects.filter(pk__in=by_agent.keys() | replies.keys())
+    rows = []
+    for user in users:
+        conversations, resolved, first_reply, rated, up = by_agent.get(user.pk, (0, 0, None, 0, 0))
+        rows.append(
+            {
+                "username": user.get_username(),
+                "name": agent_name(user),
+                "conversations": conversations,
+                "resolved": resolved,
+                "replies": replies.get(user.pk, 0),
+                "first_reply_p50": _seconds(first_reply),
+                "csat": {"rated": rated, "up": up, "score": _rate(up, rated)},
+            }
+        )
+    return sorted(rows, key=lambda row: (-row["conversations"], -row["replies"], row["name"]))
+
+
 def analytics_get(*, period: Period) -> dict:
     return {
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
@@ -251,4 +295,5 @@ def analytics_get(*, period: Period) -> dict:
         "turns": analytics_turns(period=period),
         "llm": analytics_llm_usage(period=period),
         "knowledge_gaps": analytics_knowledge_gaps(period=period),
+        "agents": analytics_agents(period=period),
     }

@@ -82,6 +82,10 @@ def analytics_rows(figures: dict) -> list[tuple[str, str, str, object]]:
         for key in ("calls", "prompt_tokens", "completion_tokens", "cost"):
             rows.append(("llm", key, item["day"], item[key]))
     rows += [("knowledge_gaps", gap["question"], "", gap["count"]) for gap in figures["knowledge_gaps"]]
+    for agent in figures["agents"]:
+        for key in ("conversations", "resolved", "replies", "first_reply_p50"):
+            rows.append(("agents", f"{agent['username']}.{key}", "", agent[key]))
+        rows.append(("agents", f"{agent['username']}.csat_score", "", agent["csat"]["score"]))
     return rows
 
 

@@ -59,7 +59,8 @@ def world(settings):
     settings.TIME_ZONE = "Europe/Prague"
     settings.LLM_PRICE_PROMPT_PER_1K = 0.5
     settings.LLM_PRICE_COMPLETION_PER_1K = 1.5
-    agent = AgentProfileFactory().user
+    agent = AgentProfileFactory(user__username="jana", user__first_name="Jana", user__last_name="Nováková").user
+    helper = AgentProfileFactory(user__username="bob", user__first_name="Bob", user__last_name="<b>Brown</b>").user
 
     # c1, 1 Nov: the bot answers in 2 s, resolved after 300 s, no human, rated up.
     c1 = conversation(at(1, 10), status="resolved", resolved_at=at(1, 10, 5), csat="up")
@@ -82,6 +83,8 @@ def world(settings):
     q2 = message(c2, "customer", at(1, 12))
     message(c2, "assistant", at(1, 12, 0, 4))
     message(c2, "agent", at(1, 12, 10), author=agent)
+    # Bob helps on c2 after Jana's first reply: a reply of his, not c2's first human one.
+    message(c2, "agent", at(1, 12, 20), author=helper)
     TicketFactory(conversation=c2, kind=Ticket.Kind.ESCALATION, status="resolved", resolved_at=at(1, 12, 30))
     turn(
         c2,
@@ -135,6 +138,7 @@ def world(settings):
     q6 = message(c6, "customer", at(4, 9))
     message(c6, "assistant", at(4, 9, 0, 1))
     turn(c6, q6, at(4, 9), intent="returns", qa_score=1.0, llm_calls=5, prompt_tokens=999, completion_tokens=999)
+    message(c6, "agent", at(4, 9, 5), author=agent)
 
     # c7, 2 Nov: no bot answer; an agent answers in 120 s.
     c7 = conversation(at(2, 15), assigned_agent=agent, status="human")
@@ -209,6 +213,29 @@ def test_every_figure_matches_the_hand_count(world):
         ("Do you sell gift cards?", 5),
     ]
 
+    # Jana has c2 (resolved, first human reply 600 s, rated down) and c7 (120 s), and wrote in both;
+    # her reply in c6 is after the period. Bob has none assigned and wrote once, in c2.
+    assert figures["agents"] == [
+        {
+            "username": "jana",
+            "name": "Jana Nováková",
+            "conversations": 2,
+            "resolved": 1,
+            "replies": 2,
+            "first_reply_p50": 360.0,
+            "csat": {"rated": 1, "up": 0, "score": 0.0},
+        },
+        {
+            "username": "bob",
+            "name": "Bob <b>Brown</b>",
+            "conversations": 0,
+            "resolved": 0,
+            "replies": 1,
+            "first_reply_p50": None,
+            "csat": {"rated": 0, "up": 0, "score": None},
+        },
+    ]
+
 
 def test_an_empty_period_has_zeros_and_no_rates(world):
     figures = analytics_get(period=Period(start=date(2025, 1, 1), end=date(2025, 1, 2)))
@@ -218,6 +245,7 @@ def test_an_empty_period_has_zeros_and_no_rates(world):
     assert figures["response_times"]["first_response"]["bot"] == {"p50": None, "mean": None}
     assert figures["turns"]["intents"] == []
     assert figures["llm"]["cost"] == 0
+    assert figures["agents"] == []
 
 
 # ---------------------------------------------------------------- the page and the export
@@ -234,6 +262,7 @@ def test_an_agent_sees_the_page_with_the_figures(client, world):
     assert "vendor/chart.js/chart.umd.min.js" in html
     # The gap question is text, escaped, never markup.
     assert "=HYPERLINK(&quot;http://x&quot;)" in html
+    assert "<td>Bob &lt;b&gt;Brown&lt;/b&gt;</td>" in html
     assert response["Content-Security-Policy"].startswith("default-src 'self'")
 
 
@@ -258,6 +287,10 @@ def test_the_export_has_every_figure_and_defuses_formulas(client, world):
     assert table[("qa_score", "9", "")] == "1"
     assert table[("llm", "cost", "2026-11-01")] == "0.345"
     assert table[("knowledge_gaps", '\'=HYPERLINK("http://x")', "")] == "9"
+    assert table[("agents", "jana.conversations", "")] == "2"
+    assert table[("agents", "jana.first_reply_p50", "")] == "360.0"
+    assert table[("agents", "jana.csat_score", "")] == "0.0"
+    assert table[("agents", "bob.replies", "")] == "1"
 
 
 @pytest.mark.parametrize(
