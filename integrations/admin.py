@@ -4,7 +4,7 @@ from django.core.validators import URLValidator
 from django.utils.html import format_html, format_html_join
 
 from integrations.models import IntegrationLog, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from integrations.services.webhooks import webhook_delivery_redeliver
+from integrations.services.webhooks import webhook_delivery_redeliver, webhook_endpoint_ping
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -23,10 +23,22 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["name", "url", "event_list", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "url"]
+    actions = ["ping"]
 
     @admin.display(description="events")
     def event_list(self, obj: WebhookEndpoint) -> str:
         return ", ".join(obj.events)
+
+    @admin.action(description="Send a test event (webhook.ping)", permissions=["change"])
+    def ping(self, request, queryset):
+        endpoints = list(queryset)
+        for endpoint in endpoints:
+            webhook_endpoint_ping(endpoint=endpoint)
+        self.message_user(
+            request,
+            f"Sent webhook.ping to {len(endpoints)} endpoints; see the outcome in Webhook deliveries.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(WebhookDelivery)

@@ -18,6 +18,11 @@ class WebhookEvent(models.TextChoices):
     TICKET_UPDATED = "ticket.updated", "ticket.updated: status, priority or assignee changed"
 
 
+# Sent to one endpoint when an admin asks (nobody subscribes to it), to check the URL and the secret.
+PING_EVENT = "webhook.ping"
+DELIVERY_EVENTS = [*WebhookEvent.choices, (PING_EVENT, "webhook.ping: a test sent from the admin")]
+
+
 class WebhookEndpoint(models.Model):
     """A receiver that other systems run; admins configure which events it gets."""
 
@@ -53,7 +58,7 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", "Failed"
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    event = models.CharField(max_length=40, choices=DELIVERY_EVENTS)
     # The same for every endpoint the event went to; receivers de-duplicate on it.
     event_id = models.UUIDField(default=uuid.uuid4)
     payload = models.JSONField()

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from helpdesk.jobs import task_enqueue_on_commit
-from integrations.models import WebhookDelivery, WebhookEvent
+from integrations.models import PING_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from integrations.selectors import webhook_deliveries_due_ids, webhook_endpoints_for_event, webhook_send_stale_before
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,18 @@ def webhook_event_publish(*, event: str, data: dict) -> list[WebhookDelivery]:
     """Queue ``event`` for every active endpoint subscribed to it; each is sent after the commit."""
     if event not in WebhookEvent.values:
         raise ValueError(f"Unknown webhook event {event!r}.")
-    endpoints = webhook_endpoints_for_event(event=event)
+    return _deliveries_queue(endpoints=webhook_endpoints_for_event(event=event), event=event, data=data)
+
+
+def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send ``webhook.ping`` to this endpoint alone, signed like any event: an admin's test of
+    its URL and secret. Its outcome is in the delivery log like any other delivery."""
+    data = {"endpoint": endpoint.name, "events": list(endpoint.events)}
+    (delivery,) = _deliveries_queue(endpoints=[endpoint], event=PING_EVENT, data=data)
+    return delivery
+
+
+def _deliveries_queue(*, endpoints: list[WebhookEndpoint], event: str, data: dict) -> list[WebhookDelivery]:
     if not endpoints:
         return []
     now = timezone.now()

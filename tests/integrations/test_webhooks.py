@@ -289,6 +289,43 @@ def test_the_admin_redelivers_a_delivered_event(
     assert verified(receiver.received[0])["id"] == verified(receiver.received[1])["id"]
 
 
+def test_the_admin_pings_only_the_chosen_endpoint_signed_and_logged(
+    receiver, endpoint, admin_client, django_capture_on_commit_callbacks
+):
+    # The other endpoint subscribes to every event and must hear nothing; a ping is for one receiver.
+    WebhookEndpointFactory(url=receiver.url + "/other", events=list(WebhookEvent.values))
+    changelist = reverse("admin:integrations_webhookendpoint_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(changelist, {"action": "ping", "_selected_action": [endpoint.pk]}, follow=True)
+    assert response.status_code == 200
+    assert b"Sent webhook.ping to 1 endpoints" in response.content
+    (request,) = receiver.received
+    assert request.path == "/hooks"
+    assert request.headers["X-Webhook-Event"] == "webhook.ping"
+    body = verified(request)
+    assert body["type"] == "webhook.ping"
+    assert body["data"] == {"endpoint": endpoint.name, "events": endpoint.events}
+    (delivery,) = WebhookDelivery.objects.all()
+    assert (delivery.endpoint_id, delivery.event, delivery.status) == (endpoint.pk, "webhook.ping", "succeeded")
+
+
+def test_a_ping_to_a_receiver_that_refuses_it_is_logged_as_failing(
+    receiver, endpoint, admin_client, django_capture_on_commit_callbacks
+):
+    receiver.answer(401)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:integrations_webhookendpoint_changelist"),
+            {"action": "ping", "_selected_action": [endpoint.pk]},
+        )
+    (delivery,) = WebhookDelivery.objects.all()
+    assert delivery.status == WebhookDelivery.Status.RETRYING
+    assert delivery.last_status_code == 401
+    log = admin_client.get(reverse("admin:integrations_webhookdelivery_changelist"), {"event": "webhook.ping"})
+    assert log.status_code == 200
+    assert b"webhook.ping" in log.content
+
+
 def test_the_admin_shows_the_delivery_log_escaped(receiver, endpoint, publish, admin_client):
     receiver.answer(500)
     (delivery,) = publish()
