@@ -12,9 +12,14 @@ import re
 PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|CARD)_(\d{1,3})\]")
 # The longest placeholder is "[PHONE_999]": a stream holds back at most this much at its end.
 PLACEHOLDER_MAX = 11
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-CARD = re.compile(r"(?<![\w+])(?<!\d\.)\d(?:[ -]?\d){12,18}(?!\w)(?!\.\d)")
-PHONE = re.compile(r"(?<![\w+])(?<!\d\.)\+?\(?\d[\d ()./-]{6,}\d(?!\w)(?!\.\d)")
+# Unicode letters too: "josé@example.com", "user@müller.de".
+EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# Digits with at most one separator between two of them: space, no-break space, dot, hyphen or dash.
+SEPARATOR = " \u00a0.\\-\u2010-\u2015"
+NUMBER_RUN = re.compile(rf"\d(?:[{SEPARATOR}]?\d)*")
+DIGIT_GROUP = re.compile(r"\d+")
+CARD_DIGITS = range(13, 20)
+PHONE = re.compile(rf"(?<![\w+])(?<!\d\.)\+?\(?\d[\d ()./{SEPARATOR}]{{6,}}\d(?!\w)(?!\.\d)")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\s?\d{1,2}\.\s?\d{4}")
 PHONE_MIN_DIGITS = 9
 
@@ -34,6 +39,26 @@ def luhn_valid(number: str) -> bool:
     return len(digits) >= 13 and checksum % 10 == 0
 
 
+def card_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds a Luhn-valid card number: 13 to 19 digits that begin and end a
+    group of digits, so one written next to other numbers ("4111 1111 1111 1111 12/27 123")
+    is found too, while a long reference without separators is never cut into a card."""
+    spans = []
+    for run in NUMBER_RUN.finditer(text):
+        groups = [(run.start() + g.start(), run.start() + g.end()) for g in DIGIT_GROUP.finditer(run.group())]
+        first = 0
+        while first < len(groups):
+            found = None
+            for last in range(len(groups) - 1, first - 1, -1):
+                start, end = groups[first][0], groups[last][1]
+                if len(_digits(text[start:end])) in CARD_DIGITS and luhn_valid(text[start:end]):
+                    found = last
+                    spans.append((start, end))
+                    break
+            first = (found if found is not None else first) + 1
+    return spans
+
+
 class Redactor:
     """One per turn: the placeholders it hands out stay the same across the turn's calls."""
 
@@ -51,16 +76,15 @@ class Redactor:
         return self._by_value[key]
 
     def redact(self, text: str) -> str:
-        def card(match: re.Match) -> str:
-            return self._placeholder("CARD", match.group()) if luhn_valid(match.group()) else match.group()
-
         def phone(match: re.Match) -> str:
             value = match.group()
             if len(_digits(value)) < PHONE_MIN_DIGITS or DATE.fullmatch(value.strip()):
                 return value
             return self._placeholder("PHONE", value)
 
-        text = CARD.sub(card, text)
+        cards = [(start, end, self._placeholder("CARD", text[start:end])) for start, end in card_spans(text)]
+        for start, end, placeholder in reversed(cards):
+            text = text[:start] + placeholder + text[end:]
         text = EMAIL.sub(lambda match: self._placeholder("EMAIL", match.group()), text)
         return PHONE.sub(phone, text)
 

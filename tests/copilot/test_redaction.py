@@ -44,6 +44,32 @@ def test_only_a_luhn_valid_number_is_a_card():
     assert Redactor().redact("ref 4111 1111 1111 1112") == "ref [PHONE_1]"
 
 
+@pytest.mark.parametrize(
+    "text, masked, restored",
+    [
+        # Beside an expiry date and a CVC: still the card, never a "phone" restored in full.
+        (f"My card is {CARD} 12/27 123", "My card is [CARD_1] 12/27 123", "My card is •••• 1111 12/27 123"),
+        ("card 4111.1111.1111.1111", "card [CARD_1]", "card •••• 1111"),
+        ("4111–1111–1111–1111", "[CARD_1]", "•••• 1111"),
+        ("4111\u00a01111\u00a01111\u00a01111", "[CARD_1]", "•••• 1111"),
+        ("cc4111111111111111", "cc[CARD_1]", "cc•••• 1111"),
+        ("5555 5555 5555 4444 and 4111111111111111", "[CARD_1] and [CARD_2]", "•••• 4444 and •••• 1111"),
+        ("josé@example.com, user@müller.de", "[EMAIL_1], [EMAIL_2]", "josé@example.com, user@müller.de"),
+    ],
+)
+def test_cards_and_emails_however_written_are_masked(text, masked, restored):
+    redactor = Redactor()
+    assert redactor.redact(text) == masked
+    assert redactor.restore(masked) == restored
+
+
+def test_a_long_reference_is_not_cut_into_a_card():
+    # 20 digits without separators: no card of 13 to 19 digits begins and ends with it, whatever its windows.
+    redactor = Redactor()
+    assert redactor.redact("Tracking 41111111111111111112") == "Tracking [PHONE_1]"
+    assert redactor.restore("[PHONE_1]") == "41111111111111111112"
+
+
 def test_a_placeholder_the_model_invents_is_dropped():
     assert Redactor().restore("Mail [EMAIL_7] now") == "Mail  now"
 
