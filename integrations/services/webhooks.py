@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from helpdesk.jobs import task_enqueue_on_commit
 from integrations.models import PING_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from integrations.selectors import webhook_deliveries_due_ids, webhook_endpoints_for_event, webhook_send_stale_before
+from integrations.selectors import webhook_deliveries_due, webhook_endpoints_for_event, webhook_send_stale_before
 
 logger = logging.getLogger(__name__)
 
@@ -92,22 +92,27 @@ def _deliveries_queue(*, endpoints: list[WebhookEndpoint], event: str, data: dic
         ]
     )
     for delivery in deliveries:
-        _deliver_on_commit(delivery.pk)
+        _deliver_on_commit(delivery.pk, attempts=0)
     return deliveries
 
 
-def _deliver_on_commit(delivery_id: int) -> None:
+def _deliver_on_commit(delivery_id: int, *, attempts: int) -> None:
     from integrations.tasks import webhook_deliver_task
 
     # Never run in the request instead: a slow receiver must not hold it. The row is stored,
     # and the due-deliveries sweep queues it once the broker is back.
-    task_enqueue_on_commit(webhook_deliver_task, delivery_id, run_here=False)
+    task_enqueue_on_commit(webhook_deliver_task, delivery_id, attempts, run_here=False)
 
 
-def _claim(*, delivery_id: int, now: datetime) -> bool:
+def _claim(*, delivery_id: int, now: datetime, attempts: int | None) -> bool:
     claimable = Q(status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]) | Q(
         status=WebhookDelivery.Status.SENDING, claimed_at__lt=webhook_send_stale_before(now=now)
     )
+    if attempts is not None:
+        # A task is queued for one attempt: copies of it (the sweep queueing a first try again while
+        # workers lag, a redelivered message) find the count moved on and send nothing, instead of
+        # each spending an attempt at once and skipping the backoff.
+        claimable &= Q(attempts=attempts)
     return bool(
         WebhookDelivery.objects.filter(claimable, pk=delivery_id).update(
             status=WebhookDelivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
@@ -136,10 +141,11 @@ def _post(*, delivery: WebhookDelivery, now: datetime) -> tuple[int | None, str]
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
 
 
-def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
-    """Try once to deliver. None when the delivery is gone, already delivered, or being sent by another worker."""
+def webhook_delivery_attempt(*, delivery_id: int, attempts: int | None = None) -> WebhookDelivery | None:
+    """Try once to deliver. None when the delivery is gone, already delivered, being sent by
+    another worker, or (``attempts`` given: the count the task was queued at) tried since."""
     now = timezone.now()
-    if not _claim(delivery_id=delivery_id, now=now):
+    if not _claim(delivery_id=delivery_id, now=now, attempts=attempts):
         return None
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     started = time.perf_counter()
@@ -182,16 +188,16 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
 def webhook_deliveries_due_queue(*, limit: int = 500) -> int:
     """Queue the deliveries that are due (the beat schedule runs this); returns how many."""
     now = timezone.now()
-    ids = webhook_deliveries_due_ids(now=now, limit=limit)
-    if not ids:
+    due = webhook_deliveries_due(now=now, limit=limit)
+    if not due:
         return 0
     # A lease, so the next sweep does not queue them again while these tasks wait for a worker.
-    WebhookDelivery.objects.filter(pk__in=ids, status=WebhookDelivery.Status.RETRYING).update(
+    WebhookDelivery.objects.filter(pk__in=[pk for pk, _ in due], status=WebhookDelivery.Status.RETRYING).update(
         next_attempt_at=now + SWEEP_LEASE
     )
-    for delivery_id in ids:
-        _deliver_on_commit(delivery_id)
-    return len(ids)
+    for delivery_id, attempts in due:
+        _deliver_on_commit(delivery_id, attempts=attempts)
+    return len(due)
 
 
 def webhook_delivery_redeliver(*, delivery_id: int) -> WebhookDelivery:
@@ -202,7 +208,7 @@ def webhook_delivery_redeliver(*, delivery_id: int) -> WebhookDelivery:
     delivery.next_attempt_at = timezone.now()
     delivery.claimed_at = None
     delivery.save(update_fields=["status", "attempts", "next_attempt_at", "claimed_at"])
-    _deliver_on_commit(delivery.pk)
+    _deliver_on_commit(delivery.pk, attempts=0)
     return delivery
 
 

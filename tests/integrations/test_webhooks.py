@@ -218,6 +218,24 @@ def test_the_task_is_idempotent_and_tolerates_a_deleted_delivery(receiver, endpo
     assert webhook_deliver_task.delay(delivery.pk).get() == "skipped"
 
 
+def test_copies_of_a_queued_task_do_not_skip_the_backoff(receiver, endpoint, django_capture_on_commit_callbacks):
+    # Workers lag behind: the first try of a stored delivery is queued again by each sweep, and
+    # the receiver is failing. One copy may spend the attempt; the rest must leave the backoff be.
+    receiver.answer(503, 503, 503)
+    now = timezone.now()
+    with time_machine.travel(now - timedelta(minutes=2), tick=False):
+        with django_capture_on_commit_callbacks(execute=False):
+            (delivery,) = webhook_event_publish(event=WebhookEvent.ESCALATION_CREATED, data={})
+    with time_machine.travel(now, tick=False):
+        # Three sweeps' worth of copies, all queued for the first attempt.
+        results = [webhook_deliver_task.delay(delivery.pk, 0).get() for _ in range(3)]
+    assert results == ["retrying", "skipped", "skipped"]
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+    assert delivery.next_attempt_at > now
+    assert len(receiver.received) == 1
+
+
 def test_a_send_whose_worker_died_is_picked_up_again(sweep, receiver, endpoint, settings):
     settings.WEBHOOK_TIMEOUT = 5
     now = timezone.now()
@@ -232,7 +250,10 @@ def test_a_send_whose_worker_died_is_picked_up_again(sweep, receiver, endpoint, 
     # Claimed ten seconds ago: possibly still sending, so nobody else may.
     assert webhook_delivery_attempt(delivery_id=delivery.pk) is None
     assert sweep() == 0
-    with time_machine.travel(now + timedelta(seconds=70)):
+    # Its task's hard time limit (4 timeouts + 30 s = 50 s) and 30 s more: only then has its worker died.
+    with time_machine.travel(now + timedelta(seconds=60)):
+        assert sweep() == 0
+    with time_machine.travel(now + timedelta(seconds=90)):
         assert sweep() == 1
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
