@@ -1,13 +1,11 @@
 """Celery tasks of the helpdesk: thin wrappers that re-fetch by id and call one service."""
 
-from datetime import timedelta
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.conf import settings
 
 from helpdesk.services.follow_up import agent_reply_email_send, follow_up_acknowledgement_send
-from helpdesk.services.retention import conversations_purge
+from helpdesk.services.retention import conversations_purge_scheduled
 
 # A mail server that is down or refuses for a while is retried with backoff.
 RETRY = {"autoretry_for": (SMTPException, OSError), "retry_backoff": True, "max_retries": 6}
@@ -25,4 +23,4 @@ def agent_reply_email_task(message_id: int) -> bool:
 
 @shared_task
 def conversations_purge_task() -> int:
-    return conversations_purge(older_than=timedelta(days=settings.RETENTION_DAYS))
+    return conversations_purge_scheduled()

@@ -183,6 +183,10 @@ def test_channel_layer_kind_chooses_the_redis_layer(kind, expected):
         ({"CRM_BACKEND": "http"}, "ImproperlyConfigured: CRM_BACKEND=http needs CRM_API_URL."),
         ({"CRM_BACKEND": "salesforce"}, "ImproperlyConfigured: CRM_BACKEND is 'local' or 'http', not 'salesforce'."),
         ({"LOG_FORMAT": "xml"}, "ImproperlyConfigured: LOG_FORMAT must be plain or json, not 'xml'."),
+        (
+            {"RETENTION_DAYS": "-1"},
+            "ImproperlyConfigured: RETENTION_DAYS is a number of days, or 0 to keep everything; not -1.",
+        ),
     ],
 )
 def test_the_crm_backend_and_log_format_are_checked(environment, expected):
@@ -194,7 +198,7 @@ def test_the_crm_backend_and_log_format_are_checked(environment, expected):
         "except ImproperlyConfigured as exc:\n"
         "    print('ImproperlyConfigured:', exc)"
     )
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "LOG_FORMAT"))}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "LOG_FORMAT", "RETENTION_DAYS"))}
     env = {**inherited, "DJANGO_SETTINGS_MODULE": "helpdesk.settings.local", **environment}
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False

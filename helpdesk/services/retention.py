@@ -3,6 +3,7 @@ and erasure. Each is written to the audit log."""
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.db.models import Q
@@ -40,14 +41,26 @@ def conversations_purge(
         return stale.count()
     purged = 0
     # In batches: one transaction over years of chats would hold locks and memory for too long.
-    while ids := list(stale.values_list("pk", flat=True)[:PURGE_BATCH]):
+    while True:
         with transaction.atomic():
+            # Locked as they are chosen: a conversation a customer is writing in right now (its row
+            # is being updated) is skipped, and none becomes active between the choice and the delete.
+            ids = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True)[:PURGE_BATCH])
+            if not ids:
+                break
             purged += Conversation.objects.filter(pk__in=ids).delete()[1].get("helpdesk.Conversation", 0)
     if purged:
         audit_record(
             actor=actor, action=AuditEntry.Action.PURGE, detail={"conversations": purged, "cutoff": cutoff.isoformat()}
         )
     return purged
+
+
+def conversations_purge_scheduled() -> int:
+    """The daily purge: ``RETENTION_DAYS`` of inactivity, or nothing when that is 0 (keep everything)."""
+    if not settings.RETENTION_DAYS:
+        return 0
+    return conversations_purge(older_than=timedelta(days=settings.RETENTION_DAYS))
 
 
 def _customer_data(customer: Customer) -> dict:

@@ -346,8 +346,10 @@ LLM_PRICE_CURRENCY = env_str("LLM_PRICE_CURRENCY", "USD")
 # /metrics: with a token, Prometheus sends `Authorization: Bearer <token>`; without, only loopback may scrape.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
-# Conversations with no activity for this many days are deleted daily (docs/privacy.md).
+# Conversations with no activity for this many days are deleted daily (docs/privacy.md); 0 keeps them all.
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
+if RETENTION_DAYS < 0:
+    raise ImproperlyConfigured(f"RETENTION_DAYS is a number of days, or 0 to keep everything; not {RETENTION_DAYS}.")
 
 # Where the copilot reads accounts and orders: our own tables, or another CRM's REST API
 # (crm/remote.py, docs/integrations.md). Timeouts and retries per call; after

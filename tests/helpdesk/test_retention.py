@@ -5,10 +5,12 @@ import json
 from datetime import timedelta
 from io import StringIO
 
+import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -106,6 +108,34 @@ def test_beat_runs_the_purge_daily_with_the_setting(settings):
     aged(45)
     aged(20)
     assert conversations_purge_task.delay().get() == 1
+
+
+def test_retention_days_0_keeps_everything(settings):
+    settings.RETENTION_DAYS = 0
+    kept = aged(4000)
+    assert conversations_purge_task.delay().get() == 0
+    out = StringIO()
+    call_command("purge_conversations", stdout=out)
+    assert "RETENTION_DAYS is 0: nothing is purged" in out.getvalue()
+    assert Conversation.objects.filter(pk=kept.pk).exists()
+    call_command("purge_conversations", "--older-than", "90d", stdout=out)
+    assert not Conversation.objects.filter(pk=kept.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purge_skips_a_conversation_being_written_in_right_now():
+    quiet, busy = aged(100), aged(100)
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    # Another backend holds the row, as a customer's new message does while it updates last_message_at.
+    with psycopg.connect(**params, autocommit=False) as writer:
+        writer.execute("SELECT 1 FROM helpdesk_conversation WHERE id = %s FOR UPDATE", [busy.pk])
+        assert conversations_purge(older_than=timedelta(days=90)) == 1
+        writer.execute("UPDATE helpdesk_conversation SET last_message_at = now() WHERE id = %s", [busy.pk])
+        writer.commit()
+    assert list(Conversation.objects.values_list("pk", flat=True)) == [busy.pk]
+    assert not Conversation.objects.filter(pk=quiet.pk).exists()
 
 
 # ---------------------------------------------------------------- export and erase

@@ -20,10 +20,15 @@ class Command(BaseCommand):
     help = "Delete conversations with no activity for a while (default RETENTION_DAYS), except unfinished human work."
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", default=f"{settings.RETENTION_DAYS}d", help="e.g. 90d or 36h")
+        parser.add_argument("--older-than", help="e.g. 90d or 36h (default: RETENTION_DAYS)")
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
-    def handle(self, *args, older_than: str, dry_run: bool, **options):
+    def handle(self, *args, older_than: str | None, dry_run: bool, **options):
+        if older_than is None:
+            if not settings.RETENTION_DAYS:
+                self.stdout.write("RETENTION_DAYS is 0: nothing is purged. Give --older-than to purge anyway.")
+                return
+            older_than = f"{settings.RETENTION_DAYS}d"
         count = conversations_purge(older_than=duration_parse(older_than), dry_run=dry_run)
         verb = "Would purge" if dry_run else "Purged"
         self.stdout.write(f"{verb} {count} conversations inactive for more than {older_than}.")
