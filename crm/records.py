@@ -24,7 +24,11 @@ def _money(value) -> Decimal:
 def _when(value) -> datetime | None:
     if value in (None, ""):
         return None
-    parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        # Well formed but impossible: "2024-02-30T10:00:00+00:00".
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise CrmDataError(f"not a timestamp with a time zone: {value!r}")
     return parsed
@@ -115,7 +119,7 @@ class OrderRecord:
             raise CrmDataError("items must be a list of objects")
         try:
             lines = tuple((int(item["quantity"]), str(item["name"])) for item in items)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise CrmDataError("each item needs a quantity and a name") from exc
         placed_at = _when(data.get("placed_at"))
         if placed_at is None:

@@ -139,6 +139,9 @@ class RemoteCrm:
 
     async def orders(self, *, customer_id: str, limit: int = 5) -> list[OrderRecord]:
         data = await self._get(f"{self._customer(customer_id)}/orders?limit={int(limit)}")
+        if data is None:
+            # The CRM does not know this customer (not synced yet, or erased): no orders, not an outage.
+            return []
         rows = data.get("orders") if isinstance(data, dict) else None
         if not isinstance(rows, list):
             raise CrmUnavailable('the CRM\'s order list is not {"orders": [...]}')

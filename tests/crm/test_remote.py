@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from crm import remote
 from crm.records import AccountRecord, OrderRecord
 from crm.remote import CircuitBreaker, CrmUnavailable, RemoteCrm
-from tests.crm_server import CrmServer
+from tests.crm_server import ORDER_12345, CrmServer
 from tests.servers import serving
 
 
@@ -49,6 +49,8 @@ def test_reads_the_account_and_orders_with_the_key(crm):
 def test_a_missing_customer_account_or_order_is_none(crm):
     remote_crm = client()
     assert run(remote_crm.account, customer_id="cus_9999") is None
+    # A customer the CRM does not know (yet) has no orders; that is not an outage.
+    assert run(remote_crm.orders, customer_id="cus_9999") == []
     assert run(remote_crm.order, customer_id="cus_1001", number="99999") is None
     # An id is one path segment: it cannot walk to another customer's data.
     assert run(remote_crm.order, customer_id="cus_1002/../cus_1001", number="12345") is None
@@ -86,6 +88,10 @@ def test_a_slow_crm_times_out(crm, settings):
         (("garbage", None), None, "not JSON"),
         (None, {"cus_1001": {"account": {"number": "X"}}}, "unexpected shape"),
         (None, {"cus_1001": {"orders": [{"number": "12345", "placed_at": "yesterday"}]}}, "unexpected shape"),
+        # Well formed, but no such day.
+        (None, {"cus_1001": {"orders": [{**ORDER_12345, "placed_at": "2024-02-30T10:00:00+00:00"}]}}, "unexpected"),
+        # JSON's 1e400 is an infinite float: no quantity.
+        (None, {"cus_1001": {"orders": [{**ORDER_12345, "items": [{"quantity": 1e400, "name": "x"}]}]}}, "unexpected"),
     ],
 )
 def test_a_bad_answer_is_unavailable_not_guessed(crm, fault, customers, message):
