@@ -53,10 +53,12 @@ def webhook_signature_verify(
     except (KeyError, ValueError):
         return False
     now = time.time() if now is None else now
-    if abs(now - timestamp) > tolerance:
+    # A timestamp beyond a float's range is too old or too new anyway (and would overflow the subtraction).
+    if abs(timestamp) > 2**53 or abs(now - timestamp) > tolerance:
         return False
     expected = webhook_signature(secret=secret, timestamp=timestamp, body=body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, given)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged header may have them).
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def webhook_backoff_seconds(*, attempts: int) -> int:

@@ -3,7 +3,9 @@ delivery log, redelivery from the admin, and the events the helpdesk's services 
 
 import json
 import socket
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -78,6 +80,29 @@ def test_a_signature_checks_the_body_the_secret_and_the_age():
     assert not webhook_signature_verify(secret=SECRET, body=body, header=header, now=1_800_000_600)
     assert not webhook_signature_verify(secret=SECRET, body=body, header="v1=abc", now=1_800_000_000)
     assert not webhook_signature_verify(secret=SECRET, body=body, header="garbage", now=1_800_000_000)
+
+
+FORGED = ["t=1800000000,v1=é", "t=1" + "0" * 400 + ",v1=abc", "t=-" + "9" * 400 + ",v1=abc", "t=,v1=", ""]
+
+
+@pytest.mark.parametrize("header", FORGED)
+def test_a_forged_signature_header_is_refused_not_an_error(header):
+    assert webhook_signature_verify(secret=SECRET, body=b"{}", header=header, now=1_800_000_000) is False
+
+
+def test_the_receivers_verify_in_the_docs_agrees_with_ours():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "integrations.md").read_text()
+    code = docs.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "def verify(" in code
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 (our own documentation's example)
+    body = b'{"type":"escalation.created"}'
+    now = int(time.time())
+    good = webhook_signature(secret=SECRET, timestamp=now, body=body)
+    assert scope["verify"](SECRET, body, good) is True
+    assert scope["verify"]("another", body, good) is False
+    for header in FORGED:
+        assert scope["verify"](SECRET, body, header) is False
 
 
 def test_backoff_doubles_from_the_base_up_to_an_hour(settings):
