@@ -14,6 +14,7 @@ from copilot.models import ConversationMemory, CopilotTurn
 from crm.models import Account, Customer, Order
 from helpdesk.models import AuditEntry, Conversation, Message, Ticket
 from helpdesk.services.audit import audit_record
+from integrations.models import IntegrationLog, WebhookDelivery
 
 ERASED = "[erased]"
 PURGE_BATCH = 500
@@ -118,6 +119,10 @@ def _customer_data(customer: Customer) -> dict:
             }
             for conversation in conversations
         ],
+        "integration_logs": [
+            {"id": log.reference, "event": log.event, "data": log.data, "created_at": _iso(log.created_at)}
+            for log in IntegrationLog.objects.filter(customer=customer).order_by("created_at")
+        ],
         "tickets": [
             {
                 "id": ticket.reference,
@@ -140,6 +145,21 @@ def customer_export(*, customer: Customer, by: AbstractUser | None) -> dict:
         detail={"conversations": len(data["conversations"]), "orders": len(data["orders"])},
     )
     return data
+
+
+def _webhook_payloads_erase(*, external_id: str) -> int:
+    """Deliveries about the customer keep their event, not its content; those not yet sent never go."""
+    about = WebhookDelivery.objects.filter(
+        Q(payload__data__ticket__customer_id=external_id) | Q(payload__data__customer_id=external_id)
+    )
+    about.filter(
+        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING, WebhookDelivery.Status.SENDING]
+    ).update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="the customer was erased")
+    erased = 0
+    for delivery in about.only("pk", "payload"):
+        payload = {key: delivery.payload.get(key) for key in ("id", "type", "created_at")}
+        erased += WebhookDelivery.objects.filter(pk=delivery.pk).update(payload={**payload, "data": {"erased": True}})
+    return erased
 
 
 @transaction.atomic
@@ -166,6 +186,10 @@ def customer_erase(*, customer: Customer, by: AbstractUser | None) -> dict:
         subject="Erased customer", reason=""
     )
     report["orders"] = Order.objects.filter(customer=customer).update(shipping_address={})
+    report["integration_logs"] = IntegrationLog.objects.filter(
+        Q(customer=customer) | Q(conversation__in=conversations)
+    ).update(data={})
+    report["webhook_deliveries"] = _webhook_payloads_erase(external_id=customer.external_id)
     customer.name = "Erased customer"
     customer.email = ""
     customer.phone = ""

@@ -21,6 +21,8 @@ from helpdesk.models import AuditEntry, Conversation, Message, Ticket
 from helpdesk.services import conversation_assign, conversation_resolve, conversation_take_over
 from helpdesk.services.retention import ERASED, conversations_purge, customer_erase, customer_export
 from helpdesk.tasks import conversations_purge_task
+from integrations.models import IntegrationLog, WebhookDelivery
+from integrations.services.webhooks import webhook_ticket_data
 from tests.factories import (
     AgentProfileFactory,
     ConversationFactory,
@@ -29,6 +31,7 @@ from tests.factories import (
     OrderFactory,
     TicketFactory,
     UserFactory,
+    WebhookEndpointFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +158,17 @@ def customer_with_history() -> Customer:
     MessageFactory(conversation=conversation, role=Message.Role.NOTE, content="internal: VIP, be nice")
     turn_for(asked, intent="orders", sentiment="negative", qa_score=8.0, entities={"name": "Iva"})
     ConversationMemory.objects.create(conversation=conversation, summary="Iva's late order 55501")
-    TicketFactory(conversation=conversation, subject="Iva Nová: late order", reason="Iva is angry")
+    ticket = TicketFactory(conversation=conversation, subject="Iva Nová: late order", reason="Iva is angry")
+    IntegrationLog.objects.create(event="email_bridge.inbound", customer=customer, data={"from": "iva@example.cz"})
+    endpoint = WebhookEndpointFactory()
+    # One event already delivered, one still to be retried: both name her.
+    for status in (WebhookDelivery.Status.SUCCEEDED, WebhookDelivery.Status.RETRYING):
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event="escalation.created",
+            status=status,
+            payload={"id": "e1", "type": "escalation.created", "data": {"ticket": webhook_ticket_data(ticket)}},
+        )
     return customer
 
 
@@ -172,6 +185,9 @@ def test_an_export_has_the_customers_data_and_not_the_agents_notes(customer_with
     assert "internal: VIP" not in text
     assert "someone else's secret" not in text
     assert data["tickets"][0]["id"].startswith("ESC-")
+    assert [(log["event"], log["data"]) for log in data["integration_logs"]] == [
+        ("email_bridge.inbound", {"from": "iva@example.cz"})
+    ]
     entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
     assert (entry.actor, entry.customer_id) == (agent, customer_with_history.pk)
 
@@ -193,6 +209,15 @@ def test_erasing_removes_the_person_and_keeps_the_counts(customer_with_history):
     ticket = Ticket.objects.get(conversation=conversation)
     assert (ticket.subject, ticket.reason) == ("Erased customer", "")
     assert customer.orders.get().shipping_address == {}
+    assert (report["integration_logs"], report["webhook_deliveries"]) == (1, 2)
+    assert IntegrationLog.objects.get().data == {}
+    # The deliveries keep their event for the log; the retry never sends her data now.
+    deliveries = WebhookDelivery.objects.order_by("pk")
+    assert [d.payload for d in deliveries] == [
+        {"id": "e1", "type": "escalation.created", "created_at": None, "data": {"erased": True}}
+    ] * 2
+    assert [d.status for d in deliveries] == [WebhookDelivery.Status.SUCCEEDED, WebhookDelivery.Status.FAILED]
+    assert "Iva" not in json.dumps(list(WebhookDelivery.objects.values_list("payload", flat=True)))
     # Nothing that names her is left anywhere the export reads.
     leftover = json.dumps(customer_export(customer=customer, by=admin), ensure_ascii=False)
     for trace in ("Iva", "iva@example.cz", "777 000 111", "Brno", "Lidická"):
