@@ -28,6 +28,9 @@ class PeriodForm(forms.Form):
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
             raise forms.ValidationError("The start must not be after the end.")
+        if end > timezone.localdate() + timedelta(days=MAX_DAYS):
+            # Nothing has happened there yet, and a date near 9999-12-31 has no next day to end on.
+            raise forms.ValidationError("The end must be at most a year from today.")
         if (end - start).days >= MAX_DAYS:
             raise forms.ValidationError(f"Choose at most {MAX_DAYS} days.")
         data["period"] = Period(start=start, end=end)

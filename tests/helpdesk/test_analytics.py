@@ -299,6 +299,7 @@ def test_the_export_has_every_figure_and_defuses_formulas(client, world):
         {"start": "2026-11-05", "end": "2026-11-01"},
         {"start": "2020-01-01", "end": "2026-01-01"},
         {"start": "yesterday"},
+        {"start": "9999-12-31", "end": "9999-12-31"},
     ],
 )
 def test_a_bad_range_is_refused_clearly(client, world, query):
