@@ -39,26 +39,24 @@ class Period:
 
 
 # The conversations in the period, with what the figures need about each. Every query below
-# starts from it; the created_at and per-conversation message indexes carry it.
+# starts from it, on the created_at index; when each side first wrote is kept on the
+# conversation by ``message_add`` (reading it from the messages cost twice as much at scale,
+# bench/analytics_bench.py). Materialized, so the escalation check runs once per conversation.
 CONVERSATIONS = """
-WITH conv AS (
+WITH conv AS MATERIALIZED (
     SELECT c.id, c.status, c.csat, c.created_at, c.resolved_at, c.assigned_agent_id,
            (c.created_at AT TIME ZONE %(tz)s)::date AS day,
-           (SELECT min(m.created_at) FROM helpdesk_message m
-             WHERE m.conversation_id = c.id AND m.role = 'customer') AS first_customer_at,
-           (SELECT min(m.created_at) FROM helpdesk_message m
-             WHERE m.conversation_id = c.id AND m.role = 'assistant') AS first_bot_at,
-           (SELECT min(m.created_at) FROM helpdesk_message m
-             WHERE m.conversation_id = c.id AND m.role = 'agent') AS first_agent_at,
+           c.first_customer_message_at AS first_customer_at,
+           c.first_bot_reply_at AS first_bot_at,
+           c.first_agent_reply_at AS first_agent_at,
            EXISTS (SELECT 1 FROM helpdesk_ticket t
                     WHERE t.conversation_id = c.id AND t.kind = 'escalation') AS escalated
       FROM helpdesk_conversation c
-     WHERE c.created_at >= %(since)s AND c.created_at < %(until)s
+     WHERE c.created_at >= %(since)s AND c.created_at < %(until)s AND c.first_customer_message_at IS NOT NULL
 ), counted AS (
     SELECT conv.*,
            (escalated OR first_agent_at IS NOT NULL OR assigned_agent_id IS NOT NULL) AS had_human
       FROM conv
-     WHERE first_customer_at IS NOT NULL
 )
 """
 
@@ -171,14 +169,38 @@ def _per_day_series(rows: list[tuple], period: Period) -> dict[str, list[int]]:
     return dict(sorted(series.items()))
 
 
-def analytics_turns(*, period: Period) -> dict:
-    """What the copilot saw and did: intents, sentiment and escalation reasons by day, QA scores."""
+# One pass over the period's turns, grouped four ways (GROUPING() tells which a row belongs to).
+TURN_GROUPS = """
+SELECT GROUPING(day), GROUPING(intent), GROUPING(sentiment), GROUPING(qa),
+       day, intent, sentiment, qa, count(*), sum(llm_calls), sum(prompt_tokens), sum(completion_tokens)
+  FROM (SELECT (t.created_at AT TIME ZONE %(tz)s)::date AS day,
+               coalesce(nullif(t.intent, ''), 'unknown') AS intent, t.sentiment,
+               -- least() skips a NULL: an answer without a score would count as a 10.
+               CASE WHEN t.qa_score IS NOT NULL THEN least(floor(t.qa_score)::int, 10) END AS qa,
+               t.llm_calls, t.prompt_tokens, t.completion_tokens
+          FROM copilot_copilotturn t
+         WHERE t.created_at >= %(since)s AND t.created_at < %(until)s) turns
+ GROUP BY GROUPING SETS ((intent), (day, sentiment), (qa), (day))
+"""
+
+
+def analytics_turn_figures(*, period: Period) -> dict:
+    """What the copilot saw and did (intents; sentiment and escalation reasons by day; QA scores)
+    and what it cost: model calls and tokens per day, priced per 1,000 tokens."""
+    intents, sentiment, qa, usage = [], [], {}, {}
+    for g_day, g_intent, g_sentiment, g_qa, day, intent, mood, score, count, calls, prompt, completion in _rows(
+        TURN_GROUPS, period
+    ):
+        if not g_intent:
+            intents.append((intent, count))
+        elif not g_sentiment:
+            sentiment.append((day, mood, count))
+        elif not g_qa:
+            if score is not None:
+                qa[score] = count
+        elif not g_day:
+            usage[day] = (calls, prompt, completion)
     day = "(t.created_at AT TIME ZONE %(tz)s)::date"
-    intents = _rows(
-        TURNS.format(select="coalesce(nullif(t.intent, ''), 'unknown'), count(*)") + " GROUP BY 1 ORDER BY 2 DESC, 1",
-        period,
-    )
-    sentiment = _rows(TURNS.format(select=f"{day}, t.sentiment, count(*)") + " GROUP BY 1, 2", period)
     reasons = _rows(
         TURNS.format(select=f"{day}, reason, count(*)").replace(
             "FROM copilot_copilotturn t",
@@ -187,37 +209,25 @@ def analytics_turns(*, period: Period) -> dict:
         + " AND t.escalated GROUP BY 1, 2",
         period,
     )
-    qa = dict(
-        _rows(
-            TURNS.format(select="least(floor(t.qa_score)::int, 10), count(*)")
-            + " AND t.qa_score IS NOT NULL GROUP BY 1",
-            period,
-        )
-    )
     return {
-        "intents": [{"intent": intent, "count": count} for intent, count in intents],
-        "sentiment_per_day": _per_day_series(sentiment, period),
-        "escalation_reasons_per_day": _per_day_series(reasons, period),
-        "qa_histogram": [{"score": score, "count": qa.get(score, 0)} for score in range(11)],
+        "turns": {
+            "intents": [
+                {"intent": intent, "count": count} for intent, count in sorted(intents, key=lambda i: (-i[1], i[0]))
+            ],
+            "sentiment_per_day": _per_day_series(sentiment, period),
+            "escalation_reasons_per_day": _per_day_series(reasons, period),
+            "qa_histogram": [{"score": score, "count": qa.get(score, 0)} for score in range(11)],
+        },
+        "llm": _llm_usage(usage, period),
     }
 
 
-def analytics_llm_usage(*, period: Period) -> dict:
-    """Model calls and tokens per day, with the cost at the configured prices per 1,000 tokens."""
-    day = "(t.created_at AT TIME ZONE %(tz)s)::date"
-    rows = {
-        row[0]: row[1:]
-        for row in _rows(
-            TURNS.format(select=f"{day}, sum(t.llm_calls), sum(t.prompt_tokens), sum(t.completion_tokens)")
-            + " GROUP BY 1",
-            period,
-        )
-    }
+def _llm_usage(usage: dict, period: Period) -> dict:
     prompt_price = settings.LLM_PRICE_PROMPT_PER_1K
     completion_price = settings.LLM_PRICE_COMPLETION_PER_1K
     per_day = []
     for day_ in period.days:
-        calls, prompt, completion = rows.get(day_, (0, 0, 0))
+        calls, prompt, completion = usage.get(day_, (0, 0, 0))
         cost = prompt / 1000 * prompt_price + completion / 1000 * completion_price
         per_day.append(
             {
@@ -248,23 +258,26 @@ def analytics_knowledge_gaps(*, period: Period, limit: int = 10) -> list[dict]:
 def analytics_agents(*, period: Period) -> list[dict]:
     """Each agent's share of the period's conversations: those assigned to them (how many,
     resolved, the median first human reply, CSAT) and the replies they wrote in any of them."""
-    assigned = _over_conversations(
-        """SELECT assigned_agent_id, count(*), count(*) FILTER (WHERE status = 'resolved'),
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_agent_at - first_customer_at))
-                FILTER (WHERE first_agent_at >= first_customer_at),
-            count(*) FILTER (WHERE csat <> ''),
-            count(*) FILTER (WHERE csat = 'up')
-          FROM counted
-         WHERE assigned_agent_id IS NOT NULL
-         GROUP BY 1""",
+    # Straight from the conversations (the escalation check of CONVERSATIONS is not needed here).
+    in_period = "c.created_at >= %(since)s AND c.created_at < %(until)s AND c.first_customer_message_at IS NOT NULL"
+    assigned = _rows(
+        f"""SELECT c.assigned_agent_id, count(*), count(*) FILTER (WHERE c.status = 'resolved'),
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM c.first_agent_reply_at - c.first_customer_message_at))
+                   FILTER (WHERE c.first_agent_reply_at >= c.first_customer_message_at),
+               count(*) FILTER (WHERE c.csat <> ''),
+               count(*) FILTER (WHERE c.csat = 'up')
+              FROM helpdesk_conversation c
+             WHERE {in_period} AND c.assigned_agent_id IS NOT NULL
+             GROUP BY 1""",  # noqa: S608 (constants only; values are bound)
         period,
     )
     replies = dict(
-        _over_conversations(
-            """SELECT m.author_id, count(*)
-                 FROM counted JOIN helpdesk_message m ON m.conversation_id = counted.id AND m.role = 'agent'
-                WHERE m.author_id IS NOT NULL
-                GROUP BY 1""",
+        _rows(
+            f"""SELECT m.author_id, count(*)
+                  FROM helpdesk_message m JOIN helpdesk_conversation c ON c.id = m.conversation_id
+                 WHERE m.role = 'agent' AND m.author_id IS NOT NULL AND {in_period}
+                 GROUP BY 1""",  # noqa: S608 (constants only; values are bound)
             period,
         )
     )
@@ -292,8 +305,7 @@ def analytics_get(*, period: Period) -> dict:
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
         "days": [day.isoformat() for day in period.days],
         **analytics_conversation_figures(period=period),
-        "turns": analytics_turns(period=period),
-        "llm": analytics_llm_usage(period=period),
+        **analytics_turn_figures(period=period),
         "knowledge_gaps": analytics_knowledge_gaps(period=period),
         "agents": analytics_agents(period=period),
     }

@@ -21,6 +21,7 @@ from copilot.services import customer_message_receive
 from crm.models import Customer
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services import agent_message_send, conversation_csat_record, conversation_resolve, conversation_start
+from helpdesk.services.conversations import conversation_first_messages_refresh
 
 SUBJECT_PREFIX = "demo-history-"
 
@@ -91,6 +92,7 @@ def _backdate(
         Message.objects.filter(pk=message.pk).update(created_at=when)
     last = conversation.messages.order_by("-created_at").values_list("created_at", flat=True).first()
     resolved = started + agent_after + resolve_after if conversation.resolved_at else None
+    conversation_first_messages_refresh(conversation_ids=[conversation.pk])
     Conversation.objects.filter(pk=conversation.pk).update(
         created_at=started,
         last_message_at=last,

@@ -41,6 +41,10 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # When each side first wrote: set by ``message_create``, read by the analytics' response times.
+    first_customer_message_at = models.DateTimeField(null=True, blank=True)
+    first_bot_reply_at = models.DateTimeField(null=True, blank=True)
+    first_agent_reply_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     csat = models.CharField(max_length=4, choices=Csat.choices, blank=True)
     csat_comment = models.TextField(blank=True)

@@ -8,6 +8,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.models import Customer
@@ -30,6 +32,14 @@ class ConversationTaken(TransitionError):
     def __init__(self, owner: AbstractUser):
         self.owner = owner
         super().__init__(f"{agent_name(owner)} has already taken over this conversation.")
+
+
+# The conversation's field that keeps when each role first wrote (the analytics' response times).
+FIRST_MESSAGE_FIELDS = {
+    Message.Role.CUSTOMER: "first_customer_message_at",
+    Message.Role.ASSISTANT: "first_bot_reply_at",
+    Message.Role.AGENT: "first_agent_reply_at",
+}
 
 
 def conversation_start(
@@ -117,7 +127,10 @@ def message_add(
                 metadata=metadata or {},
             )
             if role != Message.Role.NOTE:
-                Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+                changes = {"last_message_at": message.created_at}
+                if first := FIRST_MESSAGE_FIELDS.get(role):
+                    changes[first] = Coalesce(first, Value(message.created_at))
+                Conversation.objects.filter(pk=conversation.pk).update(**changes)
     except IntegrityError:
         # Two concurrent resends: the other one won the unique constraint.
         if not client_message_id:
@@ -125,6 +138,19 @@ def message_add(
         return Message.objects.get(conversation=conversation, client_message_id=client_message_id), False
     message_broadcast(message=message)
     return message, True
+
+
+def conversation_first_messages_refresh(*, conversation_ids: list[int]) -> int:
+    """Recompute when each side first wrote, from the messages (after they were moved in time)."""
+    firsts = {
+        field: Subquery(
+            Message.objects.filter(conversation=OuterRef("pk"), role=role)
+            .order_by("created_at")
+            .values("created_at")[:1]
+        )
+        for role, field in FIRST_MESSAGE_FIELDS.items()
+    }
+    return Conversation.objects.filter(pk__in=conversation_ids).update(**firsts)
 
 
 def message_broadcast(*, message: Message) -> None:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from copilot.models import CopilotTurn
 from helpdesk.analytics import Period, analytics_get
 from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.services.conversations import conversation_first_messages_refresh, message_add
 from knowledge.models import KnowledgeGap
 from tests.factories import (
     AgentProfileFactory,
@@ -40,8 +41,10 @@ def conversation(started: datetime, **fields) -> Conversation:
 
 
 def message(conv: Conversation, role: str, when: datetime, author=None) -> Message:
-    made = Message.objects.create(conversation=conv, role=role, content=f"{role} text", author=author)
+    made, _ = message_add(conversation=conv, role=role, content=f"{role} text", author=author)
+    # Moved to its hour, as the demo's history does: the conversation's first times follow.
     Message.objects.filter(pk=made.pk).update(created_at=when)
+    conversation_first_messages_refresh(conversation_ids=[conv.pk])
     return made
 
 

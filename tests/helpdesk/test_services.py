@@ -69,6 +69,21 @@ def test_internal_note_does_not_bump_last_message_time():
     assert conversation.last_message_at is None
 
 
+def test_the_conversation_keeps_when_each_side_first_wrote():
+    conversation = ConversationFactory(last_message_at=None)
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    agent = UserFactory()
+    for minute, role in enumerate(["customer", "assistant", "customer", "note", "agent", "assistant", "agent"]):
+        with time_machine.travel(start + timedelta(minutes=minute), tick=False):
+            message_add(conversation=conversation, role=role, content=f"{role} {minute}", author=agent)
+    conversation.refresh_from_db()
+    assert conversation.first_customer_message_at == start
+    assert conversation.first_bot_reply_at == start + timedelta(minutes=1)
+    # The note at minute 3 is not a reply; the agent first wrote at minute 4.
+    assert conversation.first_agent_reply_at == start + timedelta(minutes=4)
+    assert conversation.last_message_at == start + timedelta(minutes=6)
+
+
 def test_escalation_opens_one_ticket_with_sla_and_hands_over():
     conversation = ConversationFactory()
     with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False):
