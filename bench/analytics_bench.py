@@ -65,19 +65,6 @@ SELECT 'agent', 'Jana here, let me check.', '{}'::jsonb, c.created_at + make_int
        c.id, c.assigned_agent_id, ''
   FROM helpdesk_conversation c WHERE c.id BETWEEN %(first)s AND %(last)s AND c.assigned_agent_id IS NOT NULL
 """
-# What message_create keeps on the conversation as the messages come.
-FIRSTS = """
-UPDATE helpdesk_conversation c
-   SET first_customer_message_at = m.customer, first_bot_reply_at = m.bot, first_agent_reply_at = m.agent
-  FROM (SELECT conversation_id,
-               min(created_at) FILTER (WHERE role = 'customer') AS customer,
-               min(created_at) FILTER (WHERE role = 'assistant') AS bot,
-               min(created_at) FILTER (WHERE role = 'agent') AS agent
-          FROM helpdesk_message
-         WHERE conversation_id BETWEEN %(first)s AND %(last)s
-         GROUP BY conversation_id) m
- WHERE m.conversation_id = c.id
-"""
 TICKETS = """
 INSERT INTO helpdesk_ticket (kind, subject, reason, priority, status, created_at, updated_at, follow_up_by_email,
                              conversation_id, assignee_id, resolved_at)
@@ -108,6 +95,7 @@ def generate(count: int) -> float:
     from django.utils import timezone
 
     from helpdesk.services.agents import agent_upsert
+    from helpdesk.services.conversations import conversation_first_messages_refresh
 
     password = secrets.token_urlsafe()
     agents = [
@@ -127,8 +115,10 @@ def generate(count: int) -> float:
             cursor.execute(CONVERSATIONS, {"count": size, "agents": agents, "team": TEAM, **window})
             ids = [row[0] for row in cursor.fetchall()]
             bounds = {"first": min(ids), "last": max(ids)}
-            for statement in (MESSAGES, FIRSTS, TICKETS, TURNS):
+            for statement in (MESSAGES, TICKETS, TURNS):
                 cursor.execute(statement, bounds)
+            # What message_add keeps on each conversation as its messages come.
+            conversation_first_messages_refresh(conversation_ids=ids)
         done += size
         print(f"    {done:,} of {count:,} conversations generated", flush=True)
     with connection.cursor() as cursor:
