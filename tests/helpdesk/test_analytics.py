@@ -240,6 +240,15 @@ def test_every_figure_matches_the_hand_count(world):
     ]
 
 
+def test_a_bot_answer_within_a_second_keeps_its_milliseconds(settings):
+    settings.TIME_ZONE = "Europe/Prague"
+    conv = conversation(at(1, 10))
+    message(conv, "customer", at(1, 10))
+    message(conv, "assistant", at(1, 10) + timedelta(milliseconds=48))
+    times = analytics_get(period=PERIOD)["response_times"]["first_response"]["bot"]
+    assert times == {"p50": 0.048, "mean": 0.048}
+
+
 def test_an_empty_period_has_zeros_and_no_rates(world):
     figures = analytics_get(period=Period(start=date(2025, 1, 1), end=date(2025, 1, 2)))
     assert figures["conversations"]["total"] == 0

@@ -18,6 +18,9 @@
       return "—";
     }
     const seconds = Number(value);
+    if (seconds < 1) {
+      return `${Math.round(seconds * 1000)} ms`;
+    }
     if (seconds < 90) {
       return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
     }
