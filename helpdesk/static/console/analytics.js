@@ -40,13 +40,25 @@
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.animation = false;
 
-  function seriesDatasets(series) {
-    return Object.entries(series).map(([name, counts], index) => ({
-      label: name,
-      data: counts,
-      backgroundColor: palette[index % palette.length],
-      borderColor: palette[index % palette.length],
-    }));
+  // Sentiment reads as a scale, from good to bad, in that order and colour whatever the data holds.
+  const sentimentColours = {
+    positive: "#16a34a",
+    neutral: "#9ca3af",
+    negative: "#f59e0b",
+    frustrated: "#ea580c",
+    angry: "#dc2626",
+  };
+  function seriesDatasets(series, colours) {
+    let entries = Object.entries(series);
+    if (colours) {
+      const order = Object.keys(colours);
+      const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
+      entries = entries.sort(([a], [b]) => rank(a) - rank(b));
+    }
+    return entries.map(([name, counts], index) => {
+      const colour = (colours && colours[name]) || palette[index % palette.length];
+      return { label: name, data: counts, backgroundColor: colour, borderColor: colour };
+    });
   }
   function draw(id, config) {
     const canvas = document.getElementById(id);
@@ -99,7 +111,7 @@
     },
     options: { plugins: { legend: { position: "right" } } },
   });
-  draw("chart-sentiment", { type: "bar", data: { labels: days, datasets: seriesDatasets(figures.turns.sentiment_per_day) }, options: { scales: stacked } });
+  draw("chart-sentiment", { type: "bar", data: { labels: days, datasets: seriesDatasets(figures.turns.sentiment_per_day, sentimentColours) }, options: { scales: stacked } });
   draw("chart-escalations", { type: "bar", data: { labels: days, datasets: seriesDatasets(figures.turns.escalation_reasons_per_day) }, options: { scales: stacked } });
   draw("chart-qa", {
     type: "bar",
