@@ -30,6 +30,7 @@ from helpdesk.models import Message
 from helpdesk.services import widget_session_start
 from knowledge.importing import kb_import, kb_rows_read
 from knowledge.services import category_upsert
+from tests.pg import pg_connect
 from tests.sockets import frames_until as socket_frames_until
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -241,20 +242,12 @@ def customer_messages(*, conversation_id: int) -> list[Message]:
 # ---------------------------------------------------------------- PostgreSQL, from the outside
 
 
-def _admin_params() -> dict:
-    # Django's own parameters for the test database, less the options only its wrapper understands.
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)
-    return params
-
-
 class Admin:
     """Connections of our own to the test database: one ends other backends, one holds table locks."""
 
     def __init__(self) -> None:
         self.database = connection.settings_dict["NAME"]
-        self.conn = psycopg.connect(**_admin_params(), autocommit=True)
+        self.conn = pg_connect(autocommit=True)
         self.locks: psycopg.Connection | None = None
         # pytest-django's own, in the main thread: it flushes the database after the test.
         connection.ensure_connection()
@@ -286,7 +279,7 @@ class Admin:
 
     def lock(self, table: str, mode: str) -> None:
         """Hold a table lock in an open transaction until ``unlock``."""
-        self.locks = psycopg.connect(**_admin_params(), autocommit=False)
+        self.locks = pg_connect(autocommit=False)
         self.locks.execute(f"LOCK TABLE {table} IN {mode} MODE")
 
     def unlock(self) -> None:
