@@ -162,6 +162,9 @@ def copilot_context_get(*, conversation: Conversation, before_message: Message) 
     two queries on every turn.
     """
     customer = conversation.customer
+    if customer is not None and customer.is_erased:
+        # Erased mid-conversation: the copilot never again answers with their account or orders.
+        customer = None
     history = list(
         conversation.messages.filter(id__lt=before_message.id, role__in=["customer", "assistant", "agent"])
         .order_by("-id")

@@ -26,6 +26,9 @@ class Customer(models.Model):
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
     locale = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     address = models.JSONField(default=dict, blank=True)
+    # Set by ``customer_erase``: the person asked to be forgotten, so every token issued to them
+    # stops working and nothing new is collected about them (docs/privacy.md).
+    erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -44,6 +47,10 @@ class Customer(models.Model):
     @property
     def first_name(self) -> str:
         return self.name.split(" ", 1)[0]
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
 
 class Account(models.Model):

@@ -26,8 +26,9 @@ from helpdesk.metrics import WEBSOCKETS
 from helpdesk.models import Conversation, Message
 from helpdesk.payloads import agent_name, message_payload
 from helpdesk.selectors import (
+    AccessRevoked,
     agents_online_get,
-    conversation_get_by_public_id,
+    conversation_for_token,
     messages_for_customer,
     user_is_agent,
 )
@@ -52,8 +53,11 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_RECONNECT = 4012
 # How often a socket whose channel layer is down tries it again.
 LAYER_RETRY_SECONDS = 1.0
-# A frame bigger than this is refused before it is parsed.
+# A frame bigger than this is refused before it is parsed. (The server itself closes the socket
+# with 1009 past WEBSOCKET_MAX_MESSAGE_BYTES, see helpdesk/asgi.py; 1007 for text that is not UTF-8.)
 MAX_FRAME_BYTES = 16 * 1024
+# The deepest nesting a frame may have; every real frame is at most two levels deep.
+MAX_FRAME_DEPTH = 8
 # This process's open sockets (see JsonFrameConsumer.layer_failed).
 _open_sockets: "weakref.WeakSet[JsonFrameConsumer]" = weakref.WeakSet()
 
@@ -101,6 +105,25 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             _open_sockets.discard(self)
             if self.layer_recovery is not None:
                 self.layer_recovery.cancel()
+            # The client's disconnect may never have been dispatched (the server shut the socket,
+            # a handler raised): the gauges and groups must be released on every way out.
+            await asyncio.shield(self.cleanup())
+
+    async def websocket_disconnect(self, message):
+        await self.cleanup(code=message.get("code"))
+        raise StopConsumer()
+
+    cleaned_up = False
+
+    async def cleanup(self, *, code: int | None = None) -> None:
+        """Leave the groups and release the gauge; runs once, whichever way the socket ends."""
+        if self.cleaned_up:
+            return
+        self.cleaned_up = True
+        try:
+            await self.disconnect(code)
+        except Exception:
+            logger.exception("Cleaning up a closed socket failed")
 
     async def layer_receive(self) -> dict:
         while True:
@@ -185,11 +208,17 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
+        except RecursionError:
+            await self.error("bad_json", f"The frame is nested too deeply (at most {MAX_FRAME_DEPTH} levels).")
+            return
         except ValueError:
             await self.error("bad_json", "The frame is not valid JSON.")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             await self.error("bad_frame", 'A frame is a JSON object with a "type".')
+            return
+        if problem := frame_problem(content):
+            await self.error("bad_frame", problem)
             return
         handler = self.handlers.get(content["type"])
         if handler is None:
@@ -197,6 +226,8 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await getattr(self, handler)(content)
+        except StopConsumer:
+            raise
         except DatabaseError:
             # PostgreSQL dropped the connection: the frame rolled back, and the next one reconnects
             # (CONN_HEALTH_CHECKS). The widget resends a message with the same client_id on this code.
@@ -204,6 +235,10 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             client_id = content.get("client_id")
             extra = {"client_id": client_id} if isinstance(client_id, str) else {}
             await self.error("unavailable", "We could not save that just now; please try again.", **extra)
+        except Exception:
+            # A bug must cost one frame, not the socket: daphne would close it with 1011.
+            logger.exception("A %r frame failed", content["type"])
+            await self.error("internal", "Something went wrong with that request; please try again.")
 
     async def error(self, code: str, detail: str, **extra) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
@@ -214,6 +249,36 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def relay(self, event: dict) -> None:
         """A frame a service sent to one of this socket's groups."""
         await self.send_json(event["frame"])
+
+
+def frame_problem(content: dict) -> str:
+    """Why a parsed frame cannot be used, or ""; PostgreSQL stores no NUL and no lone surrogate,
+    and a reply that echoed one could not even be encoded."""
+    stack: list[tuple[object, str, int]] = [(content, "frame", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_FRAME_DEPTH:
+            return f"The frame is nested too deeply at {where[:60]!r} (at most {MAX_FRAME_DEPTH} levels)."
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if problem := _text_problem(key, f"a key in {where}"):
+                    return problem
+                stack.append((item, key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, where, depth + 1) for item in value)
+        elif isinstance(value, str) and (problem := _text_problem(value, where)):
+            return problem
+    return ""
+
+
+def _text_problem(text: str, where: str) -> str:
+    if "\x00" in text:
+        return f"{where[:60]!r} contains a NUL character."
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return f"{where[:60]!r} is not valid Unicode (a lone surrogate)."
+    return ""
 
 
 class ChatConsumer(JsonFrameConsumer):
@@ -238,8 +303,12 @@ class ChatConsumer(JsonFrameConsumer):
         if claims is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        conversation = await database_sync_to_async(conversation_get_by_public_id)(public_id=claims.conversation)
-        if conversation is None or conversation.customer_id != claims.customer_id:
+        try:
+            conversation = await database_sync_to_async(conversation_for_token)(claims=claims)
+        except AccessRevoked:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if conversation is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.conversation = conversation
@@ -290,6 +359,9 @@ class ChatConsumer(JsonFrameConsumer):
             message, created = await database_sync_to_async(chat_message_receive)(
                 conversation=self.conversation, text=text, client_id=client_id, client_ip=scope_client_ip(self.scope)
             )
+        except AccessRevoked:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            raise StopConsumer() from None
         except RateLimited as exc:
             await self.error("rate_limited", exc.message, client_id=client_id)
             return
@@ -347,6 +419,11 @@ class ChatConsumer(JsonFrameConsumer):
 
     async def relay(self, event: dict) -> None:
         frame = event["frame"]
+        if frame.get("type") == realtime.ACCESS_REVOKED:
+            # Its customer was erased (``customer_erase``): the token no longer opens anything,
+            # and no further frame of this socket is handled.
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            raise StopConsumer()
         if frame.get("type") == "typing" and frame.get("role") == "customer":
             return
         await self.send_json(frame)
@@ -457,6 +534,8 @@ class ConsoleConsumer(JsonFrameConsumer):
     async def relay(self, event: dict) -> None:
         frame = event["frame"]
         kind = frame.get("type")
+        if kind == realtime.ACCESS_REVOKED:
+            return
         if kind == "presence_changed":
             await self.send_presence()
             return

@@ -18,6 +18,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 CONSOLE_GROUP = "console"
+# Sent to a conversation's group when its customer is erased: their chat sockets close with 4401.
+ACCESS_REVOKED = "access_revoked"
 
 
 def conversation_group(conversation_id: int) -> str:

@@ -9,6 +9,7 @@ from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subqu
 from django.utils import timezone
 
 from crm.models import Customer, Order
+from helpdesk.identity import TokenClaims
 from helpdesk.models import TICKET_PRIORITY_RANK, AgentProfile, Conversation, Message, Ticket
 from knowledge.models import Article
 
@@ -42,8 +43,9 @@ def conversation_get_for_customer(*, customer: Customer | None, conversation_id:
     query = (
         Q(public_id=reference)
         if _is_uuid(reference)
+        # A bigint has at most 19 digits: a longer id names no row (and int() refuses 4,300+ digits).
         else Q(pk=int(reference))
-        if reference.isascii() and reference.isdigit()
+        if reference.isascii() and reference.isdigit() and len(reference) <= 18
         else None
     )
     if query is None:
@@ -63,6 +65,24 @@ def _is_uuid(value: str) -> bool:
 def conversation_get_by_public_id(*, public_id: uuid.UUID) -> Conversation | None:
     """For a verified conversation token only: the token is the access check."""
     return Conversation.objects.select_related("assigned_agent", "customer").filter(public_id=public_id).first()
+
+
+class AccessRevoked(Exception):
+    """The token is genuine, but the person it was issued to has been erased."""
+
+
+def conversation_for_token(*, claims: TokenClaims) -> Conversation | None:
+    """The conversation a genuine token opens; None when it is gone or was issued to someone else.
+
+    Raises ``AccessRevoked`` when its customer was erased: erasure ends every token issued
+    to them, over REST and websocket alike.
+    """
+    conversation = conversation_get_by_public_id(public_id=claims.conversation)
+    if conversation is None or conversation.customer_id != claims.customer_id:
+        return None
+    if conversation.customer is not None and conversation.customer.is_erased:
+        raise AccessRevoked
+    return conversation
 
 
 def messages_for_customer(*, conversation: Conversation, after_id: int = 0, limit: int = 500) -> list[Message]:

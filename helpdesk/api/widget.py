@@ -15,9 +15,10 @@ from helpdesk.identity import IdentityError, conversation_token_read
 from helpdesk.models import Conversation
 from helpdesk.payloads import conversation_public_payload, message_payload
 from helpdesk.selectors import (
+    AccessRevoked,
     agents_online_get,
     conversation_follow_up_get,
-    conversation_get_by_public_id,
+    conversation_for_token,
     messages_for_customer,
 )
 from helpdesk.services import (
@@ -53,9 +54,12 @@ class ConversationTokenAuthentication(BaseAuthentication):
         claims = conversation_token_read(token=parts[1].decode(errors="replace"))
         if claims is None:
             raise exceptions.AuthenticationFailed("The conversation token is invalid or has expired.")
-        conversation = conversation_get_by_public_id(public_id=claims.conversation)
-        if conversation is None or conversation.customer_id != claims.customer_id:
-            raise exceptions.AuthenticationFailed("The conversation no longer exists.")
+        try:
+            conversation = conversation_for_token(claims=claims)
+        except AccessRevoked as exc:
+            raise exceptions.AuthenticationFailed("This conversation token has been revoked.") from exc
+        if conversation is None:
+            raise exceptions.AuthenticationFailed("The conversation token no longer opens a conversation.")
         return WidgetVisitor(conversation), None
 
     def authenticate_header(self, request: Request) -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from copilot.models import ConversationMemory, CopilotTurn
 from crm.models import Account, Customer, Order
+from helpdesk import realtime
 from helpdesk.models import AuditEntry, Conversation, Message, Ticket
 from helpdesk.services.audit import audit_record
 from integrations.models import IntegrationLog, WebhookDelivery
@@ -195,6 +196,10 @@ def customer_erase(*, customer: Customer, by: AbstractUser | None) -> dict:
     customer.phone = ""
     customer.address = {}
     customer.external_id = f"erased-{customer.pk}"
-    customer.save(update_fields=["name", "email", "phone", "address", "external_id", "updated_at"])
+    customer.erased_at = customer.erased_at or timezone.now()
+    customer.save(update_fields=["name", "email", "phone", "address", "external_id", "erased_at", "updated_at"])
+    # Every token issued to them stops working (``conversation_for_token``); open chat sockets close now.
+    for conversation_id in conversations.values_list("pk", flat=True):
+        realtime.send_on_commit(realtime.conversation_group(conversation_id), {"type": realtime.ACCESS_REVOKED})
     audit_record(actor=by, action=AuditEntry.Action.ERASE, customer_id=customer.pk, detail=report)
     return report
