@@ -13,6 +13,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from helpdesk.routing import websocket_urlpatterns  # noqa: E402
+from helpdesk.websocket_protocol import websocket_protocol_configure  # noqa: E402
+
+websocket_protocol_configure()
 
 application = ProtocolTypeRouter(
     {
