@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from copilot.local_llm.health import LOCAL_LLM_STATUS_FILENAME, local_llm_status_get
@@ -23,12 +23,12 @@ from helpdesk.selectors import (
 )
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "helpdesk/home.html", {"overview": site_overview_get()})
 
 
-@require_GET
+@require_safe
 def health(request: HttpRequest) -> JsonResponse:
     try:
         database = database_status_get()
@@ -46,7 +46,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-@require_GET
+@require_safe
 def ready(request: HttpRequest) -> JsonResponse:
     """Readiness for a load balancer: 503 unless the database and (when configured) Redis answer.
     The model server is reported but not required: without it the copilot answers offline."""
@@ -65,7 +65,7 @@ def ready(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ok else 503)
 
 
-@require_GET
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus' scrape: with ``METRICS_TOKEN`` set, only ``Authorization: Bearer <token>``;
     without, only from this machine (a scraper on loopback or a sidecar)."""
@@ -81,7 +81,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
 
-@require_GET
+@require_safe
 def demo_shop(request: HttpRequest) -> HttpResponse:
     """A demo shop page with the widget embedded. Choosing a customer plays the shop's
     backend: it signs that customer's id, exactly as a real host site would.

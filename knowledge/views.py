@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
+from knowledge.api import LiveScopedRateThrottle
 from knowledge.embeddings import EmbeddingError
 from knowledge.help_selectors import article_list_related, article_list_uncategorized
 from knowledge.rendering import article_excerpt, article_render
@@ -59,7 +60,7 @@ def _result_row(hit: SearchHit, category_names: dict[str, str]) -> ResultRow:
     )
 
 
-@require_GET
+@require_safe
 def help_index(request: HttpRequest) -> HttpResponse:
     locale = _locale_get(request)
     context = {
@@ -72,10 +73,30 @@ def help_index(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/help_index.html", context)
 
 
-@require_GET
+class _SearchBudget:
+    """The view the throttle reads its scope from: the same budget as ``/api/kb/search``."""
+
+    throttle_scope = "kb_search"
+
+
+def _search_wait(request: HttpRequest) -> int | None:
+    """Seconds this client must wait before searching again, or None. The page and the API
+    share one per-client budget, so neither is a way round the other's limit."""
+    throttle = LiveScopedRateThrottle()
+    if throttle.allow_request(request, _SearchBudget()):
+        return None
+    return max(1, int(throttle.wait() or 1))
+
+
+@require_safe
 def help_search(request: HttpRequest) -> HttpResponse:
     locale = _locale_get(request)
     query = re.sub(r"\s+", " ", request.GET.get("q", "")).strip()[:QUERY_MAX_CHARS]
+    if query and (wait := _search_wait(request)) is not None:
+        context = {"locale": locale, "locale_choices": _locale_choices(), "query": query, "throttled_wait": wait}
+        response = render(request, "knowledge/help_search.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     categories = list(categories_with_articles(locale=locale))
     category_names = {c.slug: c.name for c in categories}
     # An unknown category would silently filter everything out; search all of them instead.
@@ -102,7 +123,7 @@ def help_search(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/help_search.html", context)
 
 
-@require_GET
+@require_safe
 def help_article(request: HttpRequest, slug: str) -> HttpResponse:
     locale = _locale_get(request)
     article = article_get_published(slug=slug, locale=locale)

@@ -50,7 +50,7 @@ def agent_cookie(client) -> str:
 
 async def console_socket(client) -> WebsocketCommunicator:
     cookie = await agent_cookie(client)
-    headers = [ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
+    headers = [ORIGIN, (b"host", b"127.0.0.1"), (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
     communicator = WebsocketCommunicator(application, "/ws/console/", headers=headers)
     assert (await communicator.connect(timeout=TIMEOUT))[0]
     assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "presence"

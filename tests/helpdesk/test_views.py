@@ -106,3 +106,14 @@ def test_openapi_schema_is_served(client):
     response = client.get(reverse("api-schema"))
     assert response.status_code == 200
     assert b"Support Copilot API" in response.content
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/ready", "/help/", "/demo/", "/help/search/?q=refund"])
+def test_head_works_wherever_get_does(client, settings, path):
+    settings.DEMO_SEED_ALLOWED = True
+    got = client.get(path)
+    head = client.head(path)
+    assert got.status_code == 200
+    # Uptime checkers send HEAD: the same status, no body.
+    assert head.status_code == got.status_code
+    assert head.content == b""

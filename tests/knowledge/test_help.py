@@ -406,3 +406,21 @@ def test_locale_switcher_lists_each_locale_once(client):
 
     assert response.context["locale_choices"] == [("cs", "Čeština"), ("en", "English")]
     assert response.content.decode().count('href="?lang=cs"') == 1
+
+
+def test_the_search_page_shares_the_apis_per_client_limit(client, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"kb_search": "3/min"}}
+    page = reverse("help:search")
+    statuses = [client.get(page, {"q": f"refund {n}"}).status_code for n in range(2)]
+    # The API counts against the same budget: alternating is no way round the limit.
+    statuses.append(client.get(reverse("api-kb-search"), {"q": "refund"}).status_code)
+    throttled = client.get(page, {"q": "refund again"})
+    assert statuses == [200, 200, 200]
+    assert throttled.status_code == 429
+    assert int(throttled.headers["Retry-After"]) >= 1
+    assert "You have searched a lot in a short time" in throttled.content.decode()
+    # Another client has its own budget.
+    other = client.get(page, {"q": "refund"}, REMOTE_ADDR="10.9.8.7")
+    assert other.status_code == 200
+    # The empty search form is not a search and is never refused.
+    assert client.get(page).status_code == 200

@@ -72,6 +72,7 @@ PASSWORD = "pw"  # tests/factories.py UserFactory
 # Fits the int path converter and a PostgreSQL integer, and is never a real row.
 MISSING_PK = 2_147_480_000
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")
 TIMEOUT = 10
 
 # Customer B's data. Plain ASCII with no characters HTML or JSON would escape, so a leak is
@@ -1260,7 +1261,7 @@ def test_bs_chat_resumes_bs_messages_so_the_leak_check_can_see_them(world):
 def console_socket(principal: str, w: World) -> tuple[dict, list[dict]]:
     """The first output of ws/console/ for this principal and, when it is let in, the frames
     of watching B's conversation."""
-    headers = [ORIGIN]
+    headers = [ORIGIN, HOST]
     if principal == CUST:
         # A customer has only the conversation token; offered every way a socket could carry it.
         headers.append((b"authorization", f"Conversation {w.a_token}".encode()))
@@ -1313,7 +1314,7 @@ def test_an_agent_whose_access_is_revoked_loses_the_console_socket_at_the_next_p
     cookie = (b"cookie", f"{settings.SESSION_COOKIE_NAME}={world.sessions[AGENT]}".encode())
 
     async def scenario():
-        communicator = WebsocketCommunicator(application, "/ws/console/", headers=[ORIGIN, cookie])
+        communicator = WebsocketCommunicator(application, "/ws/console/", headers=[ORIGIN, HOST, cookie])
         connected, _ = await communicator.connect(timeout=TIMEOUT)
         assert connected
         assert json.loads((await first_output(communicator))["text"])["type"] == "presence"
