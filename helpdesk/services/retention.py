@@ -187,6 +187,9 @@ def customer_erase(*, customer: Customer, by: AbstractUser | None) -> dict:
         subject="Erased customer", reason=""
     )
     report["orders"] = Order.objects.filter(customer=customer).update(shipping_address={})
+    # The account stays for the figures, but its public number, like the customer's id, named the
+    # person in the shop's systems; freed, the shop (or the demo seed) can open that number anew.
+    report["accounts"] = Account.objects.filter(customer=customer).update(number=f"erased-{customer.pk}")
     report["integration_logs"] = IntegrationLog.objects.filter(
         Q(customer=customer) | Q(conversation__in=conversations)
     ).update(data={})

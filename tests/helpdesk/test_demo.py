@@ -3,7 +3,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from crm.models import Account, Customer, Order, OrderItem, Product
+from helpdesk.demo import demo_seed
 from helpdesk.models import AgentProfile, Conversation, Message, Ticket
+from helpdesk.services.retention import customer_erase
 from knowledge.models import Article, ArticleChunk, Category
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,20 @@ def test_seed_demo_refuses_without_permission(settings):
     with pytest.raises(CommandError, match="DEMO_SEED_ALLOWED"):
         call_command("seed_demo")
     assert Customer.objects.count() == 0
+
+
+def test_seed_demo_runs_again_after_a_demo_customer_was_erased(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_seed(kb_slugs=[])
+    erased = Customer.objects.get(external_id="cus_1001")
+    customer_erase(customer=erased, by=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_seed(kb_slugs=[])
+    erased.refresh_from_db()
+    # The erased record stays erased: nothing of the demo person is written back into it.
+    assert (erased.name, erased.email, erased.external_id) == ("Erased customer", "", f"erased-{erased.pk}")
+    assert erased.account.number == f"erased-{erased.pk}"
+    # The demo shop has its customer again, as a new record with its account.
+    fresh = Customer.objects.get(external_id="cus_1001")
+    assert fresh.pk != erased.pk
+    assert fresh.account.number == "ACC-1001"

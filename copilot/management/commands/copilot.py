@@ -1,3 +1,4 @@
+import contextlib
 import json
 import sys
 
@@ -66,7 +67,13 @@ class Command(BaseCommand):
         return events, turn
 
     def ask(self, conversation: Conversation, text: str, options: dict, *, as_json: bool) -> None:
-        events, turn = self.turn(conversation, text, options)
+        if as_json:
+            # Standard output is for the JSON alone: whatever the turn prints on the way (the
+            # development settings print an escalation's email there) goes to standard error.
+            with contextlib.redirect_stdout(sys.stderr):
+                events, turn = self.turn(conversation, text, options)
+        else:
+            events, turn = self.turn(conversation, text, options)
         if as_json:
             payload = {"conversation": str(conversation.public_id), "events": [event_as_dict(e) for e in events]}
             if turn:
