@@ -10,6 +10,7 @@
 import re
 import time
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -193,4 +194,42 @@ def test_a_conversation_opened_by_link_names_its_customer_outside_the_queue(brow
     author = page.locator("#transcript .msg-customer .msg-author")
     expect(author).to_have_text("Petr Svoboda", timeout=WAIT)
     expect(page.locator("#conv-title")).to_contain_text("Petr Svoboda")
+    context.close()
+
+
+def test_an_erased_customer_sees_the_couldnt_verify_banner(browser, live_server_url, screenshots):
+    """Erasure ends access: the widget of an erased customer stops, with the same clear banner it
+    shows for an identity it cannot verify, and what they type after is not stored."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    open_widget(page, f"{live_server_url}/demo/?as=cus_1016")
+    identity_hash = page.locator("script[data-identity-hash]").get_attribute("data-identity-hash")
+    dialog = page.get_by_role("dialog")
+    send(page, "Do you ship to Ireland?")
+    expect(dialog.locator(".msg.assistant").first).to_be_visible(timeout=WAIT)
+
+    server_python(
+        "from crm.models import Customer\n"
+        "from helpdesk.services.retention import customer_erase\n"
+        "customer_erase(customer=Customer.objects.get(external_id='cus_1016'), by=None)\n"
+    )
+    # This process's socket heard nothing of an erasure made elsewhere; its next message is refused.
+    send(page, "My new address is 12 Baker Street")
+    banner = dialog.locator(".banner")
+    expect(banner).to_be_visible(timeout=WAIT)
+    expect(banner).to_contain_text("We couldn't verify your account")
+    expect(dialog.locator("[part=input]")).to_be_disabled()
+    page.screenshot(path=screenshots / "e2e-erased-customer-banner.png")
+    stored = server_python(
+        "from helpdesk.models import Message\nprint(Message.objects.filter(content__contains='Baker Street').count())\n"
+    )
+    assert stored.strip() == "0"
+
+    # The shop's pages still carry the old id and its genuine hash: the server refuses them too.
+    again = httpx.post(
+        f"{live_server_url}/api/widget/conversations",
+        json={"customer_id": "cus_1016", "identity_hash": identity_hash},
+        timeout=10,
+    )
+    assert again.status_code == 403
     context.close()
