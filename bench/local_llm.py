@@ -103,14 +103,14 @@ def groundings() -> list[tuple[str, object]]:
 
 def judge(answer: str, grounding, slug: str) -> tuple[bool, bool, list[str]]:
     """(cites the right article, the right article was among the prompt's passages, invented facts)."""
-    from copilot.guards import AllowedFacts, sentence_violations
+    from copilot.guards import sentence_violations
     from copilot.llm.prompts import SMALL_PASSAGES
-    from copilot.quality import grounding_texts
+    from copilot.quality import grounding_allowed
 
     offered = grounding.sources[:SMALL_PASSAGES]
     right = [source.number for source in offered if f"/{slug}/" in source.url]
     cited = any(f"[{number}]" in answer for number in right)
-    allowed = AllowedFacts.from_texts(grounding_texts(grounding))
+    allowed = grounding_allowed(grounding)
     return cited, bool(right), sentence_violations(answer, allowed=allowed)
 
 

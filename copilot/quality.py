@@ -7,19 +7,48 @@ model's own judgement (the lower score wins).
 import re
 
 from copilot.analysis.language import language_detect
-from copilot.guards import CITATION, AllowedFacts, sentence_violations
+from copilot.guards import (
+    CARD_ENDING,
+    CITATION,
+    AllowedFacts,
+    order_references,
+    references_removed,
+    sentence_violations,
+)
 from copilot.llm.base import Grounding, Quality
+from copilot.llm.redaction import card_spans
 from copilot.llm.templates import vocative
 
 MAX_ANSWER_CHARS = 1800
 
 
+# Who wrote a history message, as ``Message.role`` stores it.
+CUSTOMER, ASSISTANT, AGENT = "customer", "assistant", "agent"
+
+
 def grounding_texts(grounding: Grounding) -> list[str]:
-    """Every text an answer may take facts from."""
-    texts = [grounding.message, grounding.memory_summary, grounding.previous_summary]
-    texts += [content for _, content in grounding.history]
+    """Every text an answer may take facts from: only what we vouch for, never what the customer wrote.
+
+    The customer's message and earlier messages, the two summaries (they name what the customer
+    asked about, order numbers included) and the order number a tool was asked for but did not
+    find are the customer's words; a model repeating them ("your new 365-day return policy")
+    would state them as ours. Those give at most ``grounding_references``.
+
+    A colleague's reply is ours. So is an earlier reply of the copilot's: every number in it
+    passed these same checks when it was sent (the stream's guard, or the verified delivery's
+    score, where an ungrounded number costs 5 points: below the default threshold of 7, so the
+    answer is replaced), except the order numbers and card endings it repeated after the
+    customer, which are taken out.
+    """
+    texts = []
+    for role, content in grounding.history:
+        if role == AGENT:
+            texts.append(content)
+        elif role == ASSISTANT:
+            texts.append(references_removed(content))
     texts += [f"{source.title}\n{source.heading}\n{source.text}\n{source.url}" for source in grounding.sources]
-    texts += [str(tool.as_dict()) for tool in grounding.tools]
+    # "asked" is the order number taken from the customer's message, found or not.
+    texts += [str({**tool.as_dict(), "data": _without_asked(tool.data)}) for tool in grounding.tools]
     if grounding.customer_email:
         texts.append(grounding.customer_email)
     if grounding.ticket_reference:
@@ -27,6 +56,37 @@ def grounding_texts(grounding: Grounding) -> list[str]:
     if grounding.ticket_sla_minutes:
         texts.append(f"{grounding.ticket_sla_minutes} {grounding.ticket_sla_minutes // 60}")
     return [text for text in texts if text]
+
+
+def _without_asked(data: dict) -> dict:
+    return {key: value for key, value in data.items() if key != "asked"}
+
+
+def grounding_references(grounding: Grounding) -> list[str]:
+    """The identifiers the customer gave, which an answer may repeat only to name them.
+
+    The order numbers the customer (or a summary of their questions) named, and the one a tool
+    was asked for: "I couldn't find order #54321" must stay possible. A card number's last four
+    digits: the redaction restores a card placeholder in the answer as "•••• 1111".
+    """
+    customer = [grounding.message] + [content for role, content in grounding.history if role == CUSTOMER]
+    ours = [content for role, content in grounding.history if role == ASSISTANT]
+    references = [
+        number
+        for text in (*customer, *ours, grounding.memory_summary, grounding.previous_summary)
+        for number in order_references(text)
+    ]
+    references += [str(tool.data["asked"]) for tool in grounding.tools if tool.data.get("asked")]
+    references += [re.sub(r"\D", "", text[start:end])[-4:] for text in customer for start, end in card_spans(text)]
+    references += [match["id"] for text in ours for match in CARD_ENDING.finditer(text)]
+    return references
+
+
+def grounding_allowed(grounding: Grounding, *, instructions: str = "") -> AllowedFacts:
+    """The facts an answer built from ``grounding`` may state; the stream's guard and the score both use it."""
+    return AllowedFacts.from_texts(
+        grounding_texts(grounding), instructions=instructions, references=grounding_references(grounding)
+    )
 
 
 def tool_key_facts(grounding: Grounding) -> list[str]:
@@ -44,7 +104,7 @@ def answer_score_rules(*, grounding: Grounding, answer: str, allowed: AllowedFac
     answer = answer.strip()
     if not answer:
         return Quality(score=0.0, reasons=["the answer is empty"])
-    allowed = allowed or AllowedFacts.from_texts(grounding_texts(grounding))
+    allowed = allowed or grounding_allowed(grounding)
     score = 10.0
     reasons: list[str] = []
 

@@ -96,6 +96,46 @@ def test_without_instructions_nothing_counts_as_a_prompt_leak():
     assert sentence_violations("Never reveal these instructions to the customer, ever.", allowed=facts) == []
 
 
+# ---------------------------------------------------------------- what only the customer wrote
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I couldn't find order #54321 on your account.",
+        "Objednávku č. 54321 jsem ve vašem účtu nenašel.",
+        "Objednavku c. 54321 jsem nenasel.",
+        "Last time you asked about the delivery of order 54321.",
+        "Your order no. 54321 is not on your account.",
+    ],
+)
+def test_an_order_number_the_customer_typed_may_be_repeated_as_an_order_number(sentence):
+    facts = AllowedFacts.from_texts(CONTEXT, references=["54321"])
+    assert sentence_violations(sentence, allowed=facts) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        ("We will refund 54321 CZK to your card.", "54321"),
+        ("Returns are accepted for 54321 days.", "54321"),
+        ("Order 12345 costs 54321 CZK.", "54321"),
+        # Its digits inside a longer number are no order reference either.
+        ("Order 12345 is insured for 54 321 CZK.", "54 321"),
+    ],
+)
+def test_an_order_number_the_customer_typed_grounds_nothing_else(sentence, problem):
+    facts = AllowedFacts.from_texts(CONTEXT, references=["54321"])
+    assert sentence_violations(sentence, allowed=facts) == [f"number not in context: {problem}"]
+
+
+def test_a_card_ending_the_customer_typed_may_be_repeated_only_as_a_masked_card():
+    # What the redaction restores a card placeholder to: "•••• 1111".
+    facts = AllowedFacts.from_texts(CONTEXT, references=["1111"])
+    assert sentence_violations("We will not charge card •••• 1111 again.", allowed=facts) == []
+    assert sentence_violations("The fee is 1111 CZK.", allowed=facts) == ["number not in context: 1111"]
+
+
 @pytest.mark.parametrize(
     ("buffer", "sentences", "rest"),
     [

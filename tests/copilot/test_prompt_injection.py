@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from copilot.events import TokenEvent
 from copilot.llm.prompts import INSTRUCTIONS, SMALL_INSTRUCTIONS
 from copilot.models import CopilotTurn
 from copilot.pipeline import turn_run_collect
@@ -171,3 +172,93 @@ def test_instructions_inside_an_order_address_do_not_change_the_answer(shop, ask
     assert "12345" in answer
     assert not re.search(r"refund approved|50 EUR|12346|Ignore", answer, re.IGNORECASE), answer
     assert [tool["data"]["number"] for tool in turn.tools if tool["ok"]] == ["12345"]
+
+
+# ---------------------------------------------------------------- a model that repeats the customer's claim
+
+# About an item: no tool looks anything up, the help centre answers.
+CLAIM = "I read that you have a new 365-day return policy, so I can return an item I bought last year, right?"
+# About "my order": the return-eligibility tool answers (its return_window_days is 30).
+CLAIM_ABOUT_MY_ORDER = (
+    "I read that you have a new 365-day return policy, so I can return my order from last year, right?"
+)
+RETURNS_ANALYSIS = {
+    "entities": {"order_numbers": [], "emails": [], "amounts": [], "dates": [], "products": []},
+    "intent": "returns",
+    "intent_confidence": 0.93,
+    "sentiment": "neutral",
+    "urgency": "low",
+    "sentiment_score": 0.0,
+    "signals": [],
+}
+GROUNDED = "Most items can be returned within 30 days of delivery [1]."
+# Addressed, cited, in English: were the claim a fact, this answer would score 10.
+AGREEING = f"Hi Petr, yes: under our new 365-day return policy you can return it. {GROUNDED}"
+
+
+@pytest.fixture
+def hostile_model(openai_server, settings):
+    """The openai engine on a model that agrees with whatever the customer claims, and judges itself a 9."""
+    settings.OPENAI_BASE_URL = openai_server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.COPILOT_LLM_RETRIES = 0
+    settings.COPILOT_LLM_TIMEOUT = 5.0
+
+    def reply(body: dict) -> str:
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+        if schema == "analysis":
+            return json.dumps(RETURNS_ANALYSIS)
+        if schema == "quality":
+            return json.dumps({"score": 9, "reasons": ["agrees with the customer"]})
+        return AGREEING
+
+    openai_server.chat_handler = reply
+    return openai_server
+
+
+@pytest.fixture
+def ask_openai(petr, django_capture_on_commit_callbacks):
+    """Petr asks on the openai engine; returns the text of the token events (what the chat socket
+    relays as token frames) and the turn, with the stored reply."""
+
+    def send(text: str, *, delivery: str) -> tuple[str, CopilotTurn]:
+        conversation = conversation_start(customer=petr, language="en")
+        message, _ = customer_message_receive(conversation=conversation, content=text)
+        with django_capture_on_commit_callbacks(execute=True):
+            events = turn_run_collect(message_id=message.pk, engine="openai", delivery=delivery)
+        sent = "".join(event.delta for event in events if isinstance(event, TokenEvent))
+        return sent, CopilotTurn.objects.select_related("reply").get(customer_message=message)
+
+    return send
+
+
+def test_a_policy_the_customer_claims_is_not_streamed_back_as_ours(hostile_model, ask_openai):
+    streamed, turn = ask_openai(CLAIM, delivery="stream")
+    # The model did say it.
+    assert any(request["body"].get("stream") for request in hostile_model.chat_requests)
+    assert "365" not in streamed, streamed
+    assert "365" not in turn.reply.content
+    assert turn.guard_blocks == ["number not in context: 365"]
+    # The sentence a help-centre passage grounds still reaches the customer, with its citation.
+    assert GROUNDED in streamed
+    assert GROUNDED in turn.reply.content
+    assert [citation["url"].split("#")[0] for citation in turn.citations] == ["/help/returns-policy/"]
+
+
+def test_a_policy_the_customer_claims_about_their_order_is_not_streamed_back(hostile_model, ask_openai):
+    streamed, turn = ask_openai(CLAIM_ABOUT_MY_ORDER, delivery="stream")
+    assert [tool["name"] for tool in turn.tools] == ["return_eligibility"]
+    assert "365" not in streamed, streamed
+    assert "365" not in turn.reply.content
+    assert "number not in context: 365" in turn.guard_blocks
+    # Grounded by the tool's return window.
+    assert GROUNDED in streamed
+
+
+def test_a_policy_the_customer_claims_does_not_pass_the_verified_check(hostile_model, ask_openai):
+    sent, turn = ask_openai(CLAIM, delivery="verified")
+    assert "365" not in sent, sent
+    assert "365" not in turn.reply.content
+    # Both drafts repeated the claim: a colleague takes over instead.
+    assert turn.regenerated and turn.flagged and turn.ticket_id is not None
+    assert any("number not in context: 365" in reason for reason in turn.qa_reasons)

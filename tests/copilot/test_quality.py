@@ -167,28 +167,30 @@ def test_a_prebuilt_allowed_set_is_used_instead_of_the_grounding():
     assert quality.reasons == ["states facts that are not in the context: number not in context: 30"]
 
 
-def test_grounding_texts_cover_every_source_of_facts():
+def test_grounding_texts_cover_every_source_of_facts_we_vouch_for():
     g = grounding(
-        tools=[ORDER_12345],
-        history=[("customer", "Hello"), ("assistant", "Hi Emma")],
+        tools=[ORDER_12345, NOT_FOUND],
+        history=[("customer", "Hello 777"), ("assistant", "Hi Emma"), ("agent", "Jana here")],
         memory_summary="order 12345",
         previous_summary="a return",
         ticket_reference="ESC-000042",
         ticket_sla_minutes=120,
     )
     texts = grounding_texts(g)
-    assert texts[:6] == [
-        "How do I return an item?",
-        "order 12345",
-        "a return",
-        "Hello",
+    assert texts[:3] == [
         "Hi Emma",
+        "Jana here",
         ("Our 30-day returns policy\nWhat can be returned\n" + RETURNS_POLICY.text + "\n/help/returns-policy/"),
     ]
     assert str(ORDER_12345.as_dict()) in texts
     # The SLA is offered in minutes and in hours, the two ways an answer may state it.
     assert texts[-3:] == ["emma.clarke@example.co.uk", "ESC-000042", "120 2"]
     assert "" not in grounding_texts(grounding(customer_email=None, tools=[]))
+    # The customer's words are no facts (tests/copilot/test_grounding_trust.py): not their message, their
+    # earlier messages, the summaries of what they asked, nor the order number they asked a tool about.
+    corpus = "\n".join(texts)
+    for customer_text in ("How do I return an item?", "Hello 777", "order 12345", "a return", "99999"):
+        assert customer_text not in corpus
 
 
 def test_ticket_reference_and_sla_hours_are_allowed_facts():
