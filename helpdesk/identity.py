@@ -38,10 +38,17 @@ def identity_hash_compute(*, external_id: str) -> str:
 
 def customer_verify(*, external_id: str, identity_hash: str) -> Customer:
     """The customer whose id the hash vouches for; ``IdentityError`` otherwise."""
-    expected = identity_hash_compute(external_id=external_id)
-    if not identity_hash or not hmac.compare_digest(expected, identity_hash.strip().lower()):
+    try:
+        expected = identity_hash_compute(external_id=external_id)
+    except UnicodeEncodeError as exc:
+        # A lone surrogate cannot be encoded, so no host site could have signed this id.
+        raise IdentityError("The identity hash does not match this customer id.") from exc
+    given = (identity_hash or "").strip().lower()
+    # compare_digest raises TypeError for a str that is not ASCII; such a hash matches nothing.
+    if not given or not given.isascii() or not hmac.compare_digest(expected, given):
         raise IdentityError("The identity hash does not match this customer id.")
-    customer = Customer.objects.filter(external_id=external_id).first()
+    # PostgreSQL refuses NUL in text; no customer's id has one.
+    customer = Customer.objects.filter(external_id=external_id).first() if "\x00" not in external_id else None
     if customer is None:
         raise IdentityError("No customer has this id.")
     return customer

@@ -9,6 +9,9 @@ admin.site.site_header = "Support Copilot administration"
 admin.site.site_title = "Support Copilot"
 admin.site.index_title = "Helpdesk, CRM and knowledge base"
 
+# JSON under /api/ (an id that is not a number matches no route), Django's page elsewhere.
+handler404 = "helpdesk.api.errors.page_not_found"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),

@@ -162,9 +162,7 @@ class EscalateOutSerializer(serializers.Serializer):
 
 
 class EscalateView(IntegrationView):
-    @extend_schema(
-        tags=TAGS, request=EscalateInSerializer, responses={201: EscalateOutSerializer, 400: None, 404: NOT_FOUND}
-    )
+    @extend_schema(tags=TAGS, request=EscalateInSerializer, responses={201: EscalateOutSerializer, 404: NOT_FOUND})
     def post(self, request: Request) -> Response:
         """Hand the customer's conversation to a human: opens an ``ESC-…`` ticket, or returns the open one."""
         data = _validated(EscalateInSerializer, request.data)
@@ -198,7 +196,7 @@ class SendOutSerializer(serializers.Serializer):
 
 
 class SendView(IntegrationView):
-    @extend_schema(tags=TAGS, request=SendInSerializer, responses={201: SendOutSerializer, 400: None, 404: NOT_FOUND})
+    @extend_schema(tags=TAGS, request=SendInSerializer, responses={201: SendOutSerializer, 404: NOT_FOUND})
     def post(self, request: Request) -> Response:
         """Send the customer a message from the support team, into their chat."""
         data = _validated(SendInSerializer, request.data)
@@ -238,7 +236,7 @@ class LogOutSerializer(serializers.Serializer):
 
 
 class AnalyticsLogView(IntegrationView):
-    @extend_schema(tags=TAGS, request=LogInSerializer, responses={201: LogOutSerializer, 400: None, 404: NOT_FOUND})
+    @extend_schema(tags=TAGS, request=LogInSerializer, responses={201: LogOutSerializer, 404: NOT_FOUND})
     def post(self, request: Request) -> Response:
         """Record an event from another system; ``indexed`` is true once it is stored and searchable."""
         data = _validated(LogInSerializer, request.data)
@@ -272,7 +270,7 @@ class ChatOutSerializer(serializers.Serializer):
 
 
 class ChatView(IntegrationView):
-    @extend_schema(tags=TAGS, request=ChatInSerializer, responses={200: ChatOutSerializer, 400: None, 404: NOT_FOUND})
+    @extend_schema(tags=TAGS, request=ChatInSerializer, responses={200: ChatOutSerializer, 404: NOT_FOUND})
     def post(self, request: Request) -> Response:
         """One customer message through the copilot pipeline; leave out ``session_id`` to start a conversation.
 

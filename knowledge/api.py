@@ -1,5 +1,5 @@
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -60,7 +60,16 @@ class KbSearchView(APIView):
     throttle_classes = [LiveScopedRateThrottle]
     throttle_scope = "kb_search"
 
-    @extend_schema(parameters=[KbSearchQuerySerializer], responses=KbSearchResponseSerializer)
+    @extend_schema(
+        parameters=[KbSearchQuerySerializer],
+        responses={
+            200: KbSearchResponseSerializer,
+            503: OpenApiResponse(
+                {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+                description="The embeddings server did not answer",
+            ),
+        },
+    )
     def get(self, request: Request) -> Response:
         params = KbSearchQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from copilot.models import URGENCIES
 from crm.models import Customer
+from helpdesk.api.errors import ErrorSerializer
 from helpdesk.api.widget import CitationSerializer
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.payloads import agent_name
@@ -328,10 +329,7 @@ class AgentPresenceSerializer(serializers.Serializer):
 
 
 # ---------------------------------------------------------------- errors
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+# ErrorSerializer ({"detail": ...}) lives in helpdesk.api.errors, beside the errors it documents.
 
 
 class ConflictSerializer(ErrorSerializer):

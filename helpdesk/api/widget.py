@@ -1,8 +1,9 @@
 """REST for the customer widget, authenticated by the conversation token (docs/live-chat.md)."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import AllowAny, BasePermission
@@ -10,7 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from helpdesk.api.errors import body_parse, service_errors
+from helpdesk.api.errors import ErrorSerializer, body_parse, service_errors
+from helpdesk.api.params import BIGINT_MAX, query_int
+from helpdesk.client_ip import request_client_ip
 from helpdesk.identity import IdentityError, conversation_token_read
 from helpdesk.models import Conversation
 from helpdesk.payloads import conversation_public_payload, message_payload
@@ -124,7 +127,13 @@ class FollowUpSerializer(serializers.Serializer):
 
 class WidgetStartSerializer(serializers.Serializer):
     customer_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    identity_hash = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    identity_hash = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        # ASCII hex only: the HMAC's hexdigest, in either case ([0-9a-f], never \d, which takes any script's digits).
+        validators=[RegexValidator(r"^[0-9A-Fa-f]*$", "The hexadecimal HMAC-SHA256 of the customer id.")],
+    )
     language = serializers.ChoiceField(
         choices=[code for code, _ in settings.LANGUAGES], required=False, allow_blank=True
     )
@@ -168,7 +177,11 @@ class WidgetConversationsView(APIView):
 
     @extend_schema(
         request=WidgetStartSerializer,
-        responses={200: WidgetSessionSerializer, 201: WidgetSessionSerializer},
+        responses={
+            200: WidgetSessionSerializer,
+            201: WidgetSessionSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="The identity hash does not vouch for the customer id"),
+        },
         tags=["widget"],
     )
     def post(self, request: Request) -> Response:
@@ -207,16 +220,20 @@ class WidgetConversationView(WidgetTokenView):
     """The token's conversation and the messages the customer may see."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("after", int, description="Only messages with a larger id")],
+        parameters=[
+            OpenApiParameter(
+                "after",
+                {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX},
+                description="Only messages with a larger id",
+            )
+        ],
         responses=WidgetHistorySerializer,
         tags=["widget"],
     )
     def get(self, request: Request) -> Response:
-        after = request.query_params.get("after", "0")
-        if not after.isascii() or not after.isdigit():
-            raise exceptions.ValidationError({"after": "Must be a message id."})
+        after = query_int(request, "after", default=0, message="Must be a message id.")
         conversation = request.user.conversation
-        messages = messages_for_customer(conversation=conversation, after_id=int(after))
+        messages = messages_for_customer(conversation=conversation, after_id=after)
         return Response(
             {
                 "conversation": conversation_public_payload(conversation),
@@ -229,7 +246,14 @@ class WidgetConversationView(WidgetTokenView):
 class WidgetCsatView(WidgetTokenView):
     """Thumbs up or down, with an optional comment, once the conversation is resolved."""
 
-    @extend_schema(request=CsatSerializer, responses=WidgetConversationSerializer, tags=["widget"])
+    @extend_schema(
+        request=CsatSerializer,
+        responses={
+            200: WidgetConversationSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The conversation is not resolved yet"),
+        },
+        tags=["widget"],
+    )
     def post(self, request: Request) -> Response:
         data = body_parse(CsatSerializer, request)
         with service_errors():
@@ -246,5 +270,7 @@ class WidgetContactEmailView(WidgetTokenView):
     def post(self, request: Request) -> Response:
         email = body_parse(ContactEmailSerializer, request)["email"]
         with service_errors():
-            conversation = conversation_contact_email_set(conversation_id=request.user.conversation.pk, email=email)
+            conversation = conversation_contact_email_set(
+                conversation_id=request.user.conversation.pk, email=email, client_ip=request_client_ip(request)
+            )
         return Response({"follow_up": conversation_follow_up_get(conversation=conversation)})

@@ -2,7 +2,7 @@
 drawn with Chart.js (served from static, installed by npm), and the same figures as CSV."""
 
 import csv
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -16,6 +16,9 @@ from helpdesk.selectors import user_is_agent
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# Nothing here predates it; and a date near 0001-01-01 has no day before it to start from
+# (``end - 29 days`` raised OverflowError, a 500).
+MIN_DATE = date(2000, 1, 1)
 
 
 class PeriodForm(forms.Form):
@@ -24,6 +27,11 @@ class PeriodForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("start", "end"):
+            if data.get(name) and data[name] < MIN_DATE:
+                self.add_error(name, f"The {name} must be on or after {MIN_DATE.isoformat()}.")
+        if self.errors:
+            return data
         end = data.get("end") or timezone.localdate()
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:

@@ -44,7 +44,9 @@ def ticket_escalate(
         if TICKET_PRIORITY_RANK[priority] > TICKET_PRIORITY_RANK[existing.priority]:
             existing.priority = priority
             existing.reason = f"{existing.reason}; {reason}" if existing.reason else reason
-            existing.sla_due_at = min(existing.sla_due_at, ticket_sla_due(priority=priority, opened_at=now))
+            due = ticket_sla_due(priority=priority, opened_at=now)
+            # The admin can clear a ticket's SLA: the more serious escalation gives it one again.
+            existing.sla_due_at = due if existing.sla_due_at is None else min(existing.sla_due_at, due)
             existing.save(update_fields=["priority", "reason", "sla_due_at", "updated_at"])
             ticket_updated_publish(ticket=existing, changes=["priority", "reason", "sla_due_at"])
         return existing, False

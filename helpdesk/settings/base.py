@@ -53,6 +53,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Next, so preflight answers and CORS headers also cover responses other middleware ends early.
     "corsheaders.middleware.CorsMiddleware",
+    # Before anything looks up the path, the query, a token or a cookie: text PostgreSQL cannot
+    # store is a 400 here, not a 500 there.
+    "helpdesk.middleware.BadInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -160,7 +163,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only, refusing what would end as a 500 further in: nesting past 64 levels, NUL, lone
+    # surrogates, non-finite numbers (helpdesk/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["helpdesk.api.parsers.StrictJSONParser"],
+    # drf-spectacular, plus the error answers DRF and the middleware give (helpdesk/api/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "helpdesk.api.schema.AutoSchema",
     # Throttles key anonymous clients by address. DRF's default (None) believes any
     # X-Forwarded-For, so a client could rotate it to dodge every limit.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
@@ -306,6 +313,11 @@ CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20)
 # Customer messages per client address per minute, across all its conversations (0: no limit).
 # One office behind one NAT address shares it, so it sits well above a single person's pace.
 CHAT_MESSAGES_PER_MINUTE_PER_IP = env_int("CHAT_MESSAGES_PER_MINUTE_PER_IP", 60)
+# Email follow-up (docs/live-chat.md), so the shop's support address is no relay (0: no limit).
+# Addresses one client address may leave for the follow-up per hour, across its conversations.
+CONTACT_EMAILS_PER_HOUR_PER_IP = env_int("CONTACT_EMAILS_PER_HOUR_PER_IP", 20)
+# Acknowledgements per day to one address left in the chat (a verified customer's own CRM address is not counted).
+FOLLOW_UP_EMAILS_PER_ADDRESS_PER_DAY = env_int("FOLLOW_UP_EMAILS_PER_ADDRESS_PER_DAY", 3)
 # An agent whose console has not been heard from for this many seconds counts as offline.
 AGENT_PRESENCE_TIMEOUT = env_int("AGENT_PRESENCE_TIMEOUT", 90)
 # Sites other than our own that may embed the widget, as full origins

@@ -13,7 +13,14 @@ from helpdesk.identity import conversation_token_issue
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.services.conversations import customer_presence_mark
 from integrations.models import IntegrationLog
-from tests.factories import AccountFactory, AgentProfileFactory, ConversationFactory, CustomerFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    AgentProfileFactory,
+    ConversationFactory,
+    CustomerFactory,
+    TicketFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -187,6 +194,22 @@ def test_escalating_checks_its_input(api, customer):
     assert post(api, "api-integration-escalate", {"customer_id": "cus_7001"}).status_code == 400
     assert post(api, "api-integration-escalate", {"customer_id": "cus_9999", "reason": "x"}).status_code == 404
     assert not Ticket.objects.exists()
+
+
+def test_raising_the_priority_of_an_open_ticket_without_an_sla_gives_it_one(api, customer):
+    """Found by the REST fuzz (500): the admin can clear a ticket's SLA, and a more serious
+    escalation then compared the new due time with None."""
+    conversation = ConversationFactory(customer=customer, channel=Conversation.Channel.API)
+    ticket = TicketFactory(conversation=conversation, priority=Ticket.Priority.LOW, sla_due_at=None)
+    response = post(
+        api,
+        "api-integration-escalate",
+        {"customer_id": "cus_7001", "reason": "angry", "priority": "urgent", "session_id": str(conversation.pk)},
+    )
+    assert response.status_code == 201, response.content
+    ticket.refresh_from_db()
+    assert ticket.priority == Ticket.Priority.URGENT
+    assert ticket.sla_due_at is not None
 
 
 # ---------------------------------------------------------------- send

@@ -47,6 +47,7 @@
       csatThanks: 'Thanks for your feedback', csatFailed: "We couldn't save your rating. Please try again.",
       emailLabel: 'Your email address', emailSend: 'Send', emailInvalid: 'Enter a valid email address.',
       emailFailed: "We couldn't save your email. Please try again.",
+      emailLimited: "We can't send more email to this address right now. Please try again later, or stay in the chat.",
       err_rate_limited: 'You are sending messages too quickly. Please wait a moment.',
       err_unavailable: 'We could not save that just now. Please try again.',
       err_too_long: 'That message is too long (at most 4000 characters).',
@@ -72,6 +73,7 @@
       csatThanks: 'Děkujeme za zpětnou vazbu', csatFailed: 'Hodnocení se nepodařilo uložit. Zkuste to prosím znovu.',
       emailLabel: 'Váš e-mail', emailSend: 'Odeslat', emailInvalid: 'Zadejte platnou e-mailovou adresu.',
       emailFailed: 'E-mail se nepodařilo uložit. Zkuste to prosím znovu.',
+      emailLimited: 'Na tuto adresu teď další e-mail poslat nemůžeme. Zkuste to prosím později, nebo zůstaňte v chatu.',
       err_rate_limited: 'Posíláte zprávy příliš rychle. Chvíli prosím počkejte.',
       err_unavailable: 'Zprávu se teď nepodařilo uložit. Zkuste to prosím znovu.',
       err_too_long: 'Zpráva je příliš dlouhá (nejvýše 4000 znaků).',
@@ -984,7 +986,8 @@ textarea { display: block; width: 100%; resize: none; padding: 9px 12px; border:
       if (response.ok) {
         setFollowUp(response.data && response.data.follow_up);
       } else {
-        problem.textContent = response.status === 400 ? t('emailInvalid') : t('emailFailed');
+        const reasons = { 400: 'emailInvalid', 429: 'emailLimited' };
+        problem.textContent = t(reasons[response.status] || 'emailFailed');
       }
     });
     state.emailEl = form;
