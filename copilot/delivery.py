@@ -17,11 +17,10 @@ from copilot.events import StatusEvent, TokenEvent
 from copilot.models import CopilotTurn
 from copilot.pipeline import turn_run
 from copilot.services import customer_message_receive
-from crm.models import Customer
 from helpdesk import realtime
 from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.models import Conversation, Message
-from helpdesk.selectors import AccessRevoked
+from helpdesk.selectors import conversation_erasure_check
 from helpdesk.services.limits import message_rate_check
 
 logger = logging.getLogger(__name__)
@@ -39,17 +38,14 @@ def chat_message_receive(
         raise ValidationError({"text": "A message cannot be empty."})
     if len(text) > settings.CHAT_MESSAGE_MAX_CHARS:
         raise ValidationError({"text": f"A message can have at most {settings.CHAT_MESSAGE_MAX_CHARS} characters."})
-    if (
-        conversation.customer_id
-        and Customer.objects.filter(pk=conversation.customer_id, erased_at__isnull=False).exists()
-    ):
-        # Erased while this socket was open: nothing new is collected about them.
-        raise AccessRevoked
     if client_id and (existing := conversation.messages.filter(client_message_id=client_id).first()):
         return existing, False
     # Limits per conversation and per address; a cache outage lifts them rather than losing the message.
     message_rate_check(conversation_id=conversation.pk, client_ip=client_ip)
-    return customer_message_receive(conversation=conversation, content=text, client_message_id=client_id)
+    with transaction.atomic():
+        # Erased while this socket was open, or being erased right now: nothing new is stored about them.
+        conversation_erasure_check(conversation_id=conversation.pk)
+        return customer_message_receive(conversation=conversation, content=text, client_message_id=client_id)
 
 
 # How long a claim on answering a message holds if its process dies without releasing it.

@@ -62,6 +62,7 @@ from crm.remote import CrmUnavailable, RemoteCrm, remote_crm_get
 from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.logs import log_context_add, log_context_bind
 from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.selectors import AccessRevoked
 from helpdesk.services import conversation_reopen
 from knowledge.embeddings import embedder_get
 from knowledge.selectors import SearchResult, kb_search, search_query_build
@@ -176,6 +177,10 @@ async def turn_run(
             if isinstance(event, TokenEvent) and turn.trace.first_token_ms is None:
                 turn.trace.first_token_ms = turn.trace.elapsed_ms()
             yield event
+    except AccessRevoked:
+        # The customer was erased while we answered: nothing of the answer is kept or escalated.
+        logger.info("Copilot turn for message %s dropped: its customer was erased", message_id)
+        return
     except Exception as exc:
         logger.exception("Copilot turn for message %s failed", message_id)
         turn.trace.failed(exc)
@@ -684,6 +689,8 @@ async def remember(turn: Turn) -> None:
     """Update the conversation's memory once the answer is out; the next message needs it, the customer doesn't wait."""
     try:
         await database_sync_to_async(memory_remember)(record=turn.record, reply_id=turn.reply_id)
+    except AccessRevoked:
+        logger.info("Memory of conversation %s not updated: its customer was erased", turn.conversation.pk)
     except Exception:
         # The answer is stored and sent; stale memory only costs the next turn some context.
         logger.exception("Could not update the memory of conversation %s", turn.conversation.pk)

@@ -26,6 +26,7 @@ from copilot.taxonomy import DEFAULT_INTENTS, intent_label
 from helpdesk.jobs import task_enqueue_on_commit
 from helpdesk.metrics import turn_observe
 from helpdesk.models import Conversation, Message, Ticket
+from helpdesk.selectors import AccessRevoked, conversation_erasure_check
 from helpdesk.services import message_add, ticket_escalate
 from knowledge.embeddings import embedder_get
 from knowledge.services import knowledge_gap_record
@@ -276,6 +277,8 @@ def turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
 def _turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
     from copilot.tasks import turn_follow_up_task
 
+    # A customer erased while the turn ran: the answer (their orders, their account) is not kept.
+    conversation_erasure_check(conversation_id=record.conversation_id)
     # Only the id is needed to attach rows to the conversation; loading it would cost a query a turn.
     conversation = Conversation(pk=record.conversation_id)
     reply, _ = message_add(
@@ -315,6 +318,8 @@ def _turn_record(*, record: TurnRecord) -> tuple[CopilotTurn, Message]:
 @transaction.atomic
 def memory_remember(*, record: TurnRecord, reply_id: int) -> ConversationMemory:
     """Fold an answered turn into the conversation's memory, right after the reply has gone out."""
+    # Erasure deleted the memory: a turn finishing after it must not write it back.
+    conversation_erasure_check(conversation_id=record.conversation_id)
     memory, _ = ConversationMemory.objects.select_for_update().get_or_create(conversation_id=record.conversation_id)
     _memory_update(memory=memory, record=record, reply_id=reply_id)
     memory.save()
@@ -427,6 +432,13 @@ def turn_follow_up(*, turn_id: int) -> CopilotTurn | None:
 
     Idempotent: a second run changes nothing. A turn deleted meanwhile is skipped.
     """
+    conversation_id = CopilotTurn.objects.filter(pk=turn_id).values_list("conversation_id", flat=True).first()
+    try:
+        # Before the turn's lock: the customer's row comes first, in the order ``customer_erase`` takes them.
+        conversation_erasure_check(conversation_id=conversation_id or 0)
+    except AccessRevoked:
+        # Erased since the turn: no plan, no summary, nothing more about them.
+        return None
     turn = (
         CopilotTurn.objects.select_related("ticket", "reply", "conversation__customer")
         .select_for_update(of=("self",))

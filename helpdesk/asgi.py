@@ -12,7 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from helpdesk.routing import websocket_urlpatterns  # noqa: E402
+from helpdesk.routing import HandshakeGuard, websocket_urlpatterns  # noqa: E402
 from helpdesk.websocket_protocol import websocket_protocol_configure  # noqa: E402
 
 websocket_protocol_configure()
@@ -21,6 +21,6 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Each route checks its own origins (helpdesk/routing.py).
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": HandshakeGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

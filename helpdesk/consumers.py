@@ -21,6 +21,7 @@ from helpdesk import realtime
 from helpdesk.asyncdb import database_sync_to_async
 from helpdesk.channel_layer import ChannelLayerUnavailable
 from helpdesk.client_ip import scope_client_ip
+from helpdesk.frames import MAX_FRAME_DEPTH, frame_problem
 from helpdesk.identity import conversation_token_read
 from helpdesk.metrics import WEBSOCKETS
 from helpdesk.models import Conversation, Message
@@ -28,6 +29,7 @@ from helpdesk.payloads import agent_name, message_payload
 from helpdesk.selectors import (
     AccessRevoked,
     agents_online_get,
+    conversation_erasure_check,
     conversation_for_token,
     messages_for_customer,
     user_is_agent,
@@ -53,11 +55,10 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_RECONNECT = 4012
 # How often a socket whose channel layer is down tries it again.
 LAYER_RETRY_SECONDS = 1.0
-# A frame bigger than this is refused before it is parsed. (The server itself closes the socket
-# with 1009 past WEBSOCKET_MAX_MESSAGE_BYTES, see helpdesk/asgi.py; 1007 for text that is not UTF-8.)
+# A frame longer than this (in characters) is refused before it is parsed. Past daphne's
+# --websocket-max-message-size (1 MiB) the server itself closes with 1009, and with 1007 for text
+# that is not UTF-8 (helpdesk/websocket_protocol.py).
 MAX_FRAME_BYTES = 16 * 1024
-# The deepest nesting a frame may have; every real frame is at most two levels deep.
-MAX_FRAME_DEPTH = 8
 # This process's open sockets (see JsonFrameConsumer.layer_failed).
 _open_sockets: "weakref.WeakSet[JsonFrameConsumer]" = weakref.WeakSet()
 
@@ -217,7 +218,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             await self.error("bad_frame", 'A frame is a JSON object with a "type".')
             return
-        if problem := frame_problem(content):
+        if problem := frame_problem(content=content):
             await self.error("bad_frame", problem)
             return
         handler = self.handlers.get(content["type"])
@@ -228,6 +229,9 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             await getattr(self, handler)(content)
         except StopConsumer:
             raise
+        except AccessRevoked:
+            # Erased while this socket was open (a broadcast it missed): it ends like the others.
+            await self.access_revoked()
         except DatabaseError:
             # PostgreSQL dropped the connection: the frame rolled back, and the next one reconnects
             # (CONN_HEALTH_CHECKS). The widget resends a message with the same client_id on this code.
@@ -240,6 +244,11 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("A %r frame failed", content["type"])
             await self.error("internal", "Something went wrong with that request; please try again.")
 
+    async def access_revoked(self) -> None:
+        """The person behind this socket was erased: close with 4401 and handle nothing more."""
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+        raise StopConsumer()
+
     async def error(self, code: str, detail: str, **extra) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
 
@@ -249,36 +258,6 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def relay(self, event: dict) -> None:
         """A frame a service sent to one of this socket's groups."""
         await self.send_json(event["frame"])
-
-
-def frame_problem(content: dict) -> str:
-    """Why a parsed frame cannot be used, or ""; PostgreSQL stores no NUL and no lone surrogate,
-    and a reply that echoed one could not even be encoded."""
-    stack: list[tuple[object, str, int]] = [(content, "frame", 1)]
-    while stack:
-        value, where, depth = stack.pop()
-        if depth > MAX_FRAME_DEPTH:
-            return f"The frame is nested too deeply at {where[:60]!r} (at most {MAX_FRAME_DEPTH} levels)."
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if problem := _text_problem(key, f"a key in {where}"):
-                    return problem
-                stack.append((item, key, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, where, depth + 1) for item in value)
-        elif isinstance(value, str) and (problem := _text_problem(value, where)):
-            return problem
-    return ""
-
-
-def _text_problem(text: str, where: str) -> str:
-    if "\x00" in text:
-        return f"{where[:60]!r} contains a NUL character."
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return f"{where[:60]!r} is not valid Unicode (a lone surrogate)."
-    return ""
 
 
 class ChatConsumer(JsonFrameConsumer):
@@ -326,6 +305,12 @@ class ChatConsumer(JsonFrameConsumer):
     def layer_groups(self) -> list[str]:
         return [self.group] if self.group else []
 
+    async def access_revoked(self) -> None:
+        # An answer under way would only be dropped at its end (``AccessRevoked`` in the pipeline).
+        for turn in self.turns:
+            turn.cancel()
+        await super().access_revoked()
+
     async def presence(self, *, online: bool) -> None:
         # A cache that is down must not cost the customer the chat; presence only decides emails.
         try:
@@ -359,9 +344,6 @@ class ChatConsumer(JsonFrameConsumer):
             message, created = await database_sync_to_async(chat_message_receive)(
                 conversation=self.conversation, text=text, client_id=client_id, client_ip=scope_client_ip(self.scope)
             )
-        except AccessRevoked:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            raise StopConsumer() from None
         except RateLimited as exc:
             await self.error("rate_limited", exc.message, client_id=client_id)
             return
@@ -392,6 +374,7 @@ class ChatConsumer(JsonFrameConsumer):
         if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id < 0:
             await self.error("bad_frame", '"last_id" must be a message id (a non-negative integer).')
             return
+        await database_sync_to_async(conversation_erasure_check)(conversation_id=self.conversation.pk)
         messages = await database_sync_to_async(messages_for_customer)(conversation=self.conversation, after_id=last_id)
         for message in messages:
             await self.send_json({"type": "message", "message": message_payload(message)})
@@ -420,10 +403,8 @@ class ChatConsumer(JsonFrameConsumer):
     async def relay(self, event: dict) -> None:
         frame = event["frame"]
         if frame.get("type") == realtime.ACCESS_REVOKED:
-            # Its customer was erased (``customer_erase``): the token no longer opens anything,
-            # and no further frame of this socket is handled.
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            raise StopConsumer()
+            # Its customer was erased (``customer_erase``): the token no longer opens anything.
+            await self.access_revoked()
         if frame.get("type") == "typing" and frame.get("role") == "customer":
             return
         await self.send_json(frame)

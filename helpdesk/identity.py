@@ -48,7 +48,9 @@ def customer_verify(*, external_id: str, identity_hash: str) -> Customer:
     if not given or not given.isascii() or not hmac.compare_digest(expected, given):
         raise IdentityError("The identity hash does not match this customer id.")
     # PostgreSQL refuses NUL in text; no customer's id has one.
-    customer = Customer.objects.filter(external_id=external_id).first() if "\x00" not in external_id else None
+    # An erased customer is gone: a host site that still signs their id gets "couldn't verify".
+    customers = Customer.objects.filter(external_id=external_id, erased_at__isnull=True)
+    customer = customers.first() if "\x00" not in external_id else None
     if customer is None:
         raise IdentityError("No customer has this id.")
     return customer

@@ -5,14 +5,18 @@ itself may open it: the same scheme, host and port as the handshake, as Django's
 demands of a form. The chat authenticates with its token and is embedded on shop sites, so
 it accepts any of our hosts and the origins in WIDGET_ALLOWED_ORIGINS."""
 
+import logging
 from urllib.parse import urlsplit
 
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 from django.conf import settings
-from django.http.request import split_domain_port, validate_host
+from django.http.cookie import parse_cookie
+from django.http.request import is_same_domain, split_domain_port, validate_host
 from django.urls import path
 
 from helpdesk.consumers import ChatConsumer, ConsoleConsumer
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -41,7 +45,7 @@ def _handshake_scheme(headers: dict[bytes, bytes], scope: dict) -> str:
     return "http"
 
 
-def websocket_origin_is_own(scope: dict) -> bool:
+def websocket_origin_is_own(*, scope: dict) -> bool:
     """Whether the handshake's Origin is this site itself (or one of CSRF_TRUSTED_ORIGINS)."""
     headers = {name: value for name, value in scope.get("headers", [])}
     origin = headers.get(b"origin", b"").decode("latin1")
@@ -53,7 +57,44 @@ def websocket_origin_is_own(scope: dict) -> bool:
     given = _origin_key(origin)
     if given is None or own is None:
         return False
-    return given == own or given in {_origin_key(trusted) for trusted in settings.CSRF_TRUSTED_ORIGINS}
+    return given == own or any(_trusted(given, trusted) for trusted in settings.CSRF_TRUSTED_ORIGINS)
+
+
+def _trusted(given: tuple[str, str, int], trusted: str) -> bool:
+    """Whether an origin matches a CSRF_TRUSTED_ORIGINS entry, "https://*.example.com" included,
+    as Django's CSRF check reads them."""
+    scheme, _, rest = trusted.strip().lower().partition("://")
+    if rest.startswith("*."):
+        key = _origin_key(f"{scheme}://{rest[2:]}")
+        return key is not None and given[0] == key[0] and given[2] == key[2] and is_same_domain(given[1], rest[1:])
+    return given == _origin_key(trusted)
+
+
+def handshake_headers_problem(*, scope: dict) -> str:
+    """Which header of a websocket handshake holds a NUL (raw, or as a cookie's ``\\000``
+    escape), or "". The session lookup would carry it to PostgreSQL, which refuses NUL in text:
+    the handshake would die with an error instead of a refusal."""
+    for name, value in scope.get("headers", []):
+        if b"\x00" in value:
+            return name.decode("latin1")
+        cookies = parse_cookie(value.decode("latin1")) if name == b"cookie" else {}
+        if any("\x00" in key + item for key, item in cookies.items()):
+            return "cookie"
+    return ""
+
+
+class HandshakeGuard:
+    """Refuses (403) a websocket handshake whose headers ``handshake_headers_problem`` objects to,
+    before the session middleware reads them."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and (header := handshake_headers_problem(scope=scope)):
+            logger.info("Refused a websocket handshake: a NUL in its %s header", header)
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
 
 
 class SameOriginValidator:
@@ -64,7 +105,7 @@ class SameOriginValidator:
         self.application = application
 
     async def __call__(self, scope, receive, send):
-        if websocket_origin_is_own(scope):
+        if websocket_origin_is_own(scope=scope):
             return await self.application(scope, receive, send)
         return await WebsocketDenier()(scope, receive, send)
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
@@ -69,6 +69,24 @@ def conversation_get_by_public_id(*, public_id: uuid.UUID) -> Conversation | Non
 
 class AccessRevoked(Exception):
     """The token is genuine, but the person it was issued to has been erased."""
+
+
+def conversation_erasure_check(*, conversation_id: int) -> None:
+    """Raise ``AccessRevoked`` when the conversation's customer was erased.
+
+    Call it inside the transaction that writes about them: there it locks the customer's row, so it
+    waits for an erasure under way (``customer_erase`` holds that row until it commits) and then
+    sees it. Without the lock, a message or a copilot reply written during the erasure would be
+    stored after it, in clear text.
+    """
+    customer_id = Conversation.objects.filter(pk=conversation_id).values_list("customer_id", flat=True).first()
+    if customer_id is None:
+        return
+    customer = Customer.objects.filter(pk=customer_id)
+    if transaction.get_connection().in_atomic_block:
+        customer = customer.select_for_update(no_key=True)
+    if customer.values_list("erased_at", flat=True).first() is not None:
+        raise AccessRevoked
 
 
 def conversation_for_token(*, claims: TokenClaims) -> Conversation | None:
@@ -234,8 +252,13 @@ def demo_customers_get(*, limit: int = 8) -> list[Customer]:
     )
 
 
-def customer_get_by_external_id(*, external_id: str) -> Customer | None:
-    return Customer.objects.filter(external_id=external_id).first() if external_id else None
+def customer_get_by_external_id(*, external_id: str, include_erased: bool = False) -> Customer | None:
+    """The customer with this CRM id. An erased customer is found only for the privacy requests
+    about them (``include_erased``): for everything else they are gone."""
+    if not external_id:
+        return None
+    customers = Customer.objects.all() if include_erased else Customer.objects.filter(erased_at__isnull=True)
+    return customers.filter(external_id=external_id).first()
 
 
 # ---------------------------------------------------------------- the agent console's reads

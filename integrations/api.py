@@ -55,8 +55,11 @@ class IntegrationView(APIView):
     permission_classes = [CanUseIntegrationApi]
     throttle_classes = [IntegrationRateThrottle]
 
+    # Export and erase still reach an erased customer (an erasure asked twice is not an error).
+    include_erased = False
+
     def customer(self, external_id: str) -> Customer:
-        customer = customer_get_by_external_id(external_id=external_id)
+        customer = customer_get_by_external_id(external_id=external_id, include_erased=self.include_erased)
         if customer is None:
             raise exceptions.NotFound("No customer with this id.")
         return customer
@@ -293,6 +296,8 @@ class ChatView(IntegrationView):
 
 
 class CustomerExportView(IntegrationView):
+    include_erased = True
+
     @extend_schema(tags=TAGS, responses={200: dict, 404: NOT_FOUND})
     def get(self, request: Request, customer_id: str) -> Response:
         """Everything the helpdesk holds about the customer (a data-access request), as JSON."""
@@ -305,6 +310,8 @@ class EraseOutSerializer(serializers.Serializer):
 
 
 class CustomerEraseView(IntegrationView):
+    include_erased = True
+
     @extend_schema(tags=TAGS, request=None, responses={200: EraseOutSerializer, 404: NOT_FOUND})
     def post(self, request: Request, customer_id: str) -> Response:
         """Anonymise the customer (a right-to-erasure request); counts and ratings stay for the analytics."""

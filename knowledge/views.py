@@ -1,5 +1,6 @@
 """The public help centre: article lists per locale, search and article pages."""
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from knowledge.selectors import (
     kb_search,
     locales_with_articles,
 )
+
+logger = logging.getLogger(__name__)
 
 QUERY_MAX_CHARS = 200
 SEARCH_LIMIT = 8
@@ -79,11 +82,23 @@ class _SearchBudget:
     throttle_scope = "kb_search"
 
 
+class _ClientSearchThrottle(LiveScopedRateThrottle):
+    """Keyed by the client's address, signed in or not, as the API (which authenticates nobody) is."""
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 def _search_wait(request: HttpRequest) -> int | None:
     """Seconds this client must wait before searching again, or None. The page and the API
-    share one per-client budget, so neither is a way round the other's limit."""
-    throttle = LiveScopedRateThrottle()
-    if throttle.allow_request(request, _SearchBudget()):
+    share one per-client budget, so neither is a way round the other's limit. A cache that is
+    down lets the search through, as it does every limit here."""
+    throttle = _ClientSearchThrottle()
+    try:
+        if throttle.allow_request(request, _SearchBudget()):
+            return None
+    except Exception:
+        logger.warning("Could not count help-centre searches; letting this one through", exc_info=True)
         return None
     return max(1, int(throttle.wait() or 1))
 

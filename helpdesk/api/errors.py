@@ -13,6 +13,7 @@ from rest_framework.request import Request
 
 from helpdesk.models import Conversation, Ticket
 from helpdesk.payloads import agent_name
+from helpdesk.selectors import AccessRevoked
 from helpdesk.services import ConversationTaken, TransitionError
 from helpdesk.services.limits import RateLimited
 
@@ -52,6 +53,9 @@ def service_errors() -> Iterator[None]:
         raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
     except (Conversation.DoesNotExist, Ticket.DoesNotExist) as exc:
         raise exceptions.NotFound() from exc
+    except AccessRevoked as exc:
+        # The customer was erased while the request was under way: they are gone.
+        raise exceptions.NotFound("This customer was erased.") from exc
 
 
 def body_parse(serializer_class, request: Request) -> dict:

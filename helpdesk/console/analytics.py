@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from helpdesk.analytics import Period, analytics_get
 from helpdesk.selectors import user_is_agent
@@ -56,7 +56,7 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, Period]:
     return form, fallback
 
 
-@require_GET
+@require_safe
 @login_required
 def analytics_page(request: HttpRequest) -> HttpResponse:
     if not user_is_agent(user=request.user):
@@ -107,7 +107,7 @@ def _csv_safe(value: object) -> object:
     return value
 
 
-@require_GET
+@require_safe
 @login_required
 def analytics_export(request: HttpRequest) -> HttpResponse:
     if not user_is_agent(user=request.user):

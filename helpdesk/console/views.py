@@ -10,7 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from helpdesk.models import AgentProfile, Conversation, Ticket
 from helpdesk.payloads import agent_name
@@ -59,7 +59,7 @@ STATUS_FILTERS = [
 ]
 
 
-@require_GET
+@require_safe
 @login_required
 @ensure_csrf_cookie
 def console_index(request: HttpRequest) -> HttpResponse:

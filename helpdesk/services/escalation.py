@@ -13,6 +13,7 @@ from helpdesk.metrics import escalation_observe
 from helpdesk.models import TICKET_PRIORITY_RANK, Conversation, Ticket
 from helpdesk.selectors import (
     agents_online_get,
+    conversation_erasure_check,
     conversation_follow_up_get,
     conversation_reply_email_get,
     email_mask,
@@ -32,8 +33,11 @@ def ticket_escalate(
 ) -> tuple[Ticket, bool]:
     """Open a human-takeover ticket for a conversation, or return the one already open.
 
-    The conversation moves to ``pending_human`` unless an agent already has it.
+    The conversation moves to ``pending_human`` unless an agent already has it. Nothing is opened
+    for a customer who was erased (``AccessRevoked``).
     """
+    # The customer's row before the conversation's, in the order ``customer_erase`` locks them.
+    conversation_erasure_check(conversation_id=conversation.pk)
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     existing = Ticket.objects.filter(
         conversation=conversation, kind=Ticket.Kind.ESCALATION, status__in=Ticket.OPEN_STATUSES

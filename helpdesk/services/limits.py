@@ -8,6 +8,7 @@ recipient limit guards carry none of the visitor's text to an unconfirmed addres
 """
 
 import hashlib
+import ipaddress
 import logging
 import time
 
@@ -60,7 +61,7 @@ def contact_email_rate_check(*, client_ip: str) -> None:
     if limit <= 0 or not client_ip:
         return
     try:
-        count = _window_count(f"contact-email-ip:{client_ip}", HOUR)
+        count = _window_count(f"contact-email-ip:{_client_network(client_ip)}", HOUR)
     except Exception:
         logger.warning("Could not count contact emails for %s; letting it through", client_ip, exc_info=True)
         return
@@ -68,9 +69,33 @@ def contact_email_rate_check(*, client_ip: str) -> None:
         raise RateLimited({"email": "Too many email addresses were left from your network; please try again later."})
 
 
+def recipient_inbox(email: str) -> str:
+    """The mailbox an address reaches, as far as a limit can tell: case, a quoted local part, a
+    "+tag" and a Unicode domain's punycode all reach one inbox, so they share one count."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.strip('"').split("+", 1)[0]
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return f"{local}@{domain}"
+
+
 def _recipient_key(email: str) -> str:
     # Hashed: the cache need not hold the addresses, and a 254-character address stays a short key.
-    return "follow-up-to:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return "follow-up-to:" + hashlib.sha256(recipient_inbox(email).encode()).hexdigest()
+
+
+def _client_network(client_ip: str) -> str:
+    """One client's share of the address space: its IPv4 address, or its IPv6 /64, which a single
+    subscriber is usually given whole."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def follow_up_recipient_check(*, email: str) -> None:

@@ -6,22 +6,28 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Permission
 from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from copilot.delivery import chat_message_receive
-from copilot.models import ConversationMemory
+from copilot.models import ConversationMemory, CopilotTurn
+from copilot.pipeline import turn_run_collect
 from copilot.selectors import copilot_context_get
+from copilot.services import customer_message_receive, intents_import
+from copilot.taxonomy import default_examples
 from crm.models import Customer
 from helpdesk.asgi import application
 from helpdesk.identity import IdentityError, identity_hash_compute
-from helpdesk.models import Conversation, Message
+from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.selectors import AccessRevoked
 from helpdesk.services import widget_session_start
 from helpdesk.services.retention import customer_erase
-from tests.factories import AccountFactory, CustomerFactory, OrderFactory
+from integrations.models import IntegrationLog
+from tests.factories import AccountFactory, CustomerFactory, OrderFactory, UserFactory
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 TIMEOUT = 10
@@ -181,4 +187,82 @@ async def test_a_message_sent_as_the_erasure_commits_closes_the_socket_and_is_no
     assert await closed_with(socket) == 4401
     stored = await database_sync_to_async(Message.objects.filter(content__contains="Lidická").exists)()
     assert not stored
+    await socket.disconnect()
+
+
+# ---------------------------------------------------------------- the integration API
+
+
+@pytest.fixture
+def integration() -> APIClient:
+    user = UserFactory(username="erasure-integration")
+    user.user_permissions.add(Permission.objects.get(codename="use_api", content_type__app_label="integrations"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.mark.django_db
+def test_the_integration_api_no_longer_reaches_an_erased_customer(integration):
+    customer, _ = verified_session()
+    customer_erase(customer=customer, by=None)
+    erased_id = f"erased-{customer.pk}"
+    calls = {
+        "api-integration-chat": {"customer_id": erased_id, "message": "where is my order?"},
+        "api-integration-escalate": {"customer_id": erased_id, "reason": "call me on +420 777 000 111"},
+        "api-integration-send": {"customer_id": erased_id, "message": "hello"},
+        "api-integration-log": {"event": "crm.sync", "customer_id": erased_id, "data": {"phone": "+420 777"}},
+    }
+    for name, body in calls.items():
+        answer = integration.post(reverse(name), body, format="json")
+        assert answer.status_code == 404, (name, answer.content)
+    # Nothing new was written about them.
+    assert not Message.objects.filter(conversation__customer=customer).exclude(content="[erased]").exists()
+    assert not IntegrationLog.objects.filter(customer=customer).exists()
+    assert not Ticket.objects.filter(customer=customer).exists()
+    # The privacy requests still reach them: an export shows what is left, a second erasure is no error.
+    assert integration.get(reverse("api-integration-customer-export", args=[erased_id])).status_code == 200
+    assert integration.post(reverse("api-integration-customer-erase", args=[erased_id])).status_code == 200
+
+
+# ---------------------------------------------------------------- a turn under way
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turn_under_way_when_the_customer_is_erased_keeps_nothing(openai_server, settings):
+    """The model answers while the erasure commits (the server erases, then replies): the reply,
+    the turn's facts and the memory the erasure deleted are not written back."""
+    settings.COPILOT_ENGINE = "openai"
+    settings.OPENAI_BASE_URL = openai_server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.COPILOT_LLM_RETRIES = 0
+    intents_import(rows=default_examples())
+    customer, session = verified_session()
+    conversation = session.conversation
+    ConversationMemory.objects.create(conversation=conversation, summary="Iva asked about order 77001")
+
+    def erase_then_answer(body: dict) -> str:
+        customer_erase(customer=Customer.objects.get(pk=customer.pk), by=None)
+        return "Your order ships today, Iva."
+
+    openai_server.chat_handler = erase_then_answer
+    message, _ = customer_message_receive(conversation=conversation, content="Where is my latest order?")
+    events = turn_run_collect(message_id=message.pk)
+    assert openai_server.chat_requests, "the model was asked, so the erasure ran mid-turn"
+    assert not [event for event in events if event.type == "message"]
+    assert not Message.objects.filter(conversation=conversation, role=Message.Role.ASSISTANT).exists()
+    assert not ConversationMemory.objects.filter(conversation=conversation).exists()
+    assert not CopilotTurn.objects.filter(conversation=conversation).exists()
+    assert not Ticket.objects.filter(conversation=conversation).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_asking_for_a_human_after_a_missed_erasure_closes_the_socket(close_worker_connections):
+    customer, session = await database_sync_to_async(verified_session)()
+    socket = await chat(session.token)
+    # Erased where this socket's broadcast never arrives (another process's channel layer).
+    await database_sync_to_async(Customer.objects.filter(pk=customer.pk).update)(erased_at=timezone.now())
+    await socket.send_json_to({"type": "human"})
+    assert await closed_with(socket) == 4401
+    assert not await database_sync_to_async(Ticket.objects.filter(conversation=session.conversation).exists)()
     await socket.disconnect()

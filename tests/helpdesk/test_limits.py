@@ -158,3 +158,26 @@ def test_a_cache_that_is_down_lets_the_email_limits_through(settings):
     assert all(follow_up_recipient_take(email="victim@example.org") for _ in range(3))
     follow_up_recipient_check(email="victim@example.org")
     follow_up_recipient_release(email="victim@example.org")
+
+
+def test_spellings_of_one_inbox_share_its_count(settings):
+    settings.FOLLOW_UP_EMAILS_PER_ADDRESS_PER_DAY = 3
+    with time_machine.travel(timezone.now().replace(hour=10), tick=False):
+        for spelling in ('"victim"@example.org', "victim+1@EXAMPLE.org", " victim+news@example.org "):
+            assert follow_up_recipient_take(email=spelling)
+        assert not follow_up_recipient_take(email="victim@example.org")
+        # A Unicode domain and its punycode reach one inbox too.
+        assert follow_up_recipient_take(email="jan@příklad.cz")
+        assert follow_up_recipient_take(email="jan@xn--pklad-zsa96e.cz")
+        assert follow_up_recipient_take(email="jan@příklad.cz")
+        assert not follow_up_recipient_take(email="jan@xn--pklad-zsa96e.cz")
+
+
+def test_one_ipv6_subscriber_shares_one_count_across_its_64(settings):
+    settings.CONTACT_EMAILS_PER_HOUR_PER_IP = 2
+    with time_machine.travel(timezone.now().replace(minute=5), tick=False):
+        assert leave(1, client_ip="2001:db8:1:2::1") == 1
+        assert leave(1, client_ip="2001:db8:1:2:ffff::9") == 1
+        assert leave(1, client_ip="2001:db8:1:2::abcd") == 0
+        # The next /64 is another subscriber.
+        assert leave(1, client_ip="2001:db8:1:3::1") == 1

@@ -8,7 +8,7 @@ from knowledge.chunking import article_chunks
 from knowledge.models import Article
 from knowledge.rendering import article_render, article_render_html
 from knowledge.services import article_index
-from tests.factories import ArticleFactory, CategoryFactory
+from tests.factories import ArticleFactory, CategoryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -424,3 +424,30 @@ def test_the_search_page_shares_the_apis_per_client_limit(client, settings):
     assert other.status_code == 200
     # The empty search form is not a search and is never refused.
     assert client.get(page).status_code == 200
+
+
+def test_a_signed_in_visitor_shares_the_search_budget_of_their_address(client, settings):
+    # The API authenticates nobody and counts by address; the page must not give a login a second budget.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"kb_search": "2/min"}}
+    client.force_login(UserFactory())
+    page = reverse("help:search")
+    assert client.get(page, {"q": "refund"}).status_code == 200
+    assert client.get(reverse("api-kb-search"), {"q": "refund"}).status_code == 200
+    assert client.get(page, {"q": "refund"}).status_code == 429
+
+
+def test_the_search_page_works_while_the_cache_is_down(client, settings):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5},
+        }
+    }
+    # A limit that cannot be counted lets the search through, as every limit here does.
+    assert client.get(reverse("help:search"), {"q": "refund"}).status_code == 200
