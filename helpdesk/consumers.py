@@ -6,6 +6,9 @@ import logging
 import weakref
 
 from asgiref.sync import sync_to_async
+
+# What daphne's WebSocket layer (autobahn) raises into ``send`` once the client is gone.
+from autobahn.exception import Disconnected as SocketGone
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -243,6 +246,14 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             # A bug must cost one frame, not the socket: daphne would close it with 1011.
             logger.exception("A %r frame failed", content["type"])
             await self.error("internal", "Something went wrong with that request; please try again.")
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except SocketGone:
+            # The client went while a frame was on its way (a token, a relayed message): its
+            # disconnect follows, and what it missed is stored and comes back with ``resume``.
+            logger.debug("A frame for a closed socket was dropped")
 
     async def access_revoked(self) -> None:
         """The person behind this socket was erased: close with 4401 and handle nothing more."""
