@@ -1,7 +1,5 @@
 """Email follow-ups: with no agent online the customer is promised an answer by email, and gets it."""
 
-import socket
-
 import pytest
 from django.core import mail
 from django.urls import reverse
@@ -18,29 +16,10 @@ from helpdesk.services import (
     follow_up_acknowledgement_send,
     widget_session_start,
 )
-from tests.factories import AgentProfileFactory, ConversationFactory, CustomerFactory, MessageFactory, UserFactory
+from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
+from tests.helpdesk.followups import EMAIL, closed_port, escalate, make_agent, notices, start_anonymous
 
 pytestmark = pytest.mark.django_db
-
-EMAIL = reverse("api-widget-email")
-START = reverse("api-widget-conversations")
-
-
-def make_agent(username: str = "jana"):
-    user = UserFactory(username=username, first_name=username.title(), last_name="Novak")
-    AgentProfileFactory(user=user, display_name=f"{username.title()} Novak")
-    return user
-
-
-def escalate(conversation, capture):
-    with capture(execute=True):
-        ticket, created = conversation_human_request(conversation=conversation)
-    assert created
-    return ticket
-
-
-def notices(conversation) -> list[Message]:
-    return list(conversation.messages.filter(role=Message.Role.SYSTEM).order_by("id"))
 
 
 def test_a_verified_customer_is_promised_email_and_acknowledged_once(django_capture_on_commit_callbacks):
@@ -144,15 +123,9 @@ def test_replies_in_a_live_chat_are_not_emailed(django_capture_on_commit_callbac
     assert mail.outbox == []
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_mail_server_that_is_down_leaves_the_acknowledgement_to_retry(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 2
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
     conversation = ConversationFactory(customer=CustomerFactory(email="emma@example.com"))
     ticket, _ = conversation_human_request(conversation=conversation)
 
@@ -164,10 +137,6 @@ def test_a_mail_server_that_is_down_leaves_the_acknowledgement_to_retry(settings
 
 
 # ---------------------------------------------------------------- the widget's endpoint
-
-
-def start_anonymous(client) -> str:
-    return client.post(START, {}, content_type="application/json").json()["token"]
 
 
 def test_the_widget_leaves_an_email_for_its_own_conversation_only(client, django_capture_on_commit_callbacks):

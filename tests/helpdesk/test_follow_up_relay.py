@@ -1,174 +1,26 @@
 """Email follow-ups are no open relay: an address nobody confirmed gets none of the visitor's words,
 and the emails to one address, and the addresses left from one client, are limited."""
 
-import socket
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.models import Message, Ticket
-from helpdesk.selectors import conversation_follow_up_get
 from helpdesk.services import (
     agent_message_send,
-    agent_presence_connect,
-    agent_reply_email_send,
     conversation_contact_email_set,
     conversation_human_request,
     follow_up_acknowledgement_send,
     widget_session_start,
 )
 from helpdesk.services.limits import RateLimited
-from tests.factories import AgentProfileFactory, ConversationFactory, CustomerFactory, MessageFactory, UserFactory
+from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
+from tests.helpdesk.followups import EMAIL, closed_port, escalate, make_agent, start_anonymous
 
 pytestmark = pytest.mark.django_db
-
-EMAIL = reverse("api-widget-email")
-START = reverse("api-widget-conversations")
-
-
-def make_agent(username: str = "jana"):
-    user = UserFactory(username=username, first_name=username.title(), last_name="Novak")
-    AgentProfileFactory(user=user, display_name=f"{username.title()} Novak")
-    return user
-
-
-def escalate(conversation, capture):
-    with capture(execute=True):
-        ticket, created = conversation_human_request(conversation=conversation)
-    assert created
-    return ticket
-
-
-def start_anonymous(client) -> str:
-    return client.post(START, {}, content_type="application/json").json()["token"]
-
-
-def notices(conversation) -> list[Message]:
-    return list(conversation.messages.filter(role=Message.Role.SYSTEM).order_by("id"))
-
-
-def test_a_verified_customer_is_promised_email_and_acknowledged_once(django_capture_on_commit_callbacks):
-    customer = CustomerFactory(name="Emma Clarke", email="emma@example.com", locale="en")
-    conversation = ConversationFactory(customer=customer, language="en")
-    MessageFactory(conversation=conversation, role=Message.Role.CUSTOMER, content="My parcel never came")
-
-    ticket = escalate(conversation, django_capture_on_commit_callbacks)
-
-    ticket.refresh_from_db()
-    assert ticket.follow_up_by_email
-    assert ticket.follow_up_acknowledged_at is not None
-    [notice] = notices(conversation)
-    assert "follow up by email" in notice.content
-    assert notice.metadata == {"event": "escalated", "ticket": ticket.reference, "agents_online": False}
-    [sent] = mail.outbox
-    assert sent.to == ["emma@example.com"]
-    assert ticket.reference in sent.subject
-    assert "Hello Emma" in sent.body
-    assert "My parcel never came" in sent.body
-    # The task running again (a redelivery) sends nothing more.
-    assert follow_up_acknowledgement_send(ticket_id=ticket.pk) is False
-    assert len(mail.outbox) == 1
-    assert conversation_follow_up_get(conversation=conversation) == {"by_email": True, "email": "e***@example.com"}
-
-
-def test_with_an_agent_online_nothing_is_promised_or_sent(django_capture_on_commit_callbacks):
-    agent_presence_connect(user=make_agent())
-    conversation = ConversationFactory(customer=CustomerFactory(email="liam@example.com"), language="en")
-
-    ticket = escalate(conversation, django_capture_on_commit_callbacks)
-
-    assert not Ticket.objects.get(pk=ticket.pk).follow_up_by_email
-    assert "will join this chat shortly" in notices(conversation)[0].content
-    assert mail.outbox == []
-    assert conversation_follow_up_get(conversation=conversation) is None
-
-
-def test_an_anonymous_visitor_is_asked_for_an_email_then_acknowledged_there(django_capture_on_commit_callbacks):
-    conversation = ConversationFactory(customer=None, language="cs")
-
-    ticket = escalate(conversation, django_capture_on_commit_callbacks)
-
-    assert "Nechte nám svůj e-mail" in notices(conversation)[0].content
-    assert mail.outbox == []
-    assert conversation_follow_up_get(conversation=conversation) == {"by_email": True, "email": ""}
-
-    with django_capture_on_commit_callbacks(execute=True):
-        conversation_contact_email_set(conversation_id=conversation.pk, email=" visitor@example.org ")
-
-    conversation.refresh_from_db()
-    assert conversation.contact_email == "visitor@example.org"
-    [sent] = mail.outbox
-    assert sent.to == ["visitor@example.org"]
-    assert sent.subject == f"Přijali jsme váš požadavek {ticket.reference}"
-    assert notices(conversation)[-1].content == "Děkujeme! Odpovíme na v***@example.org."
-    # Leaving the same address again changes nothing and sends nothing.
-    with django_capture_on_commit_callbacks(execute=True):
-        conversation_contact_email_set(conversation_id=conversation.pk, email="VISITOR@example.org")
-    assert len(mail.outbox) == 1
-    assert len(notices(conversation)) == 2
-
-
-def test_an_invalid_email_is_refused_and_nothing_changes():
-    conversation = ConversationFactory(customer=None)
-    with pytest.raises(Exception, match="valid email"):
-        conversation_contact_email_set(conversation_id=conversation.pk, email="not-an-address")
-    conversation.refresh_from_db()
-    assert conversation.contact_email == ""
-    assert not conversation.messages.exists()
-
-
-def test_an_agents_reply_on_a_promised_follow_up_is_emailed_once(django_capture_on_commit_callbacks):
-    customer = CustomerFactory(name="Emma Clarke", email="emma@example.com")
-    conversation = ConversationFactory(customer=customer, language="en")
-    ticket = escalate(conversation, django_capture_on_commit_callbacks)
-    mail.outbox.clear()
-    agent = make_agent()
-
-    with django_capture_on_commit_callbacks(execute=True):
-        reply = agent_message_send(conversation_id=conversation.pk, agent=agent, text="Your parcel is at the depot.")
-
-    [sent] = mail.outbox
-    assert sent.to == ["emma@example.com"]
-    assert sent.subject == f"Jana Novak replied to your request {ticket.reference}"
-    assert "Your parcel is at the depot." in sent.body
-    reply.refresh_from_db()
-    assert reply.emailed_at is not None
-    assert agent_reply_email_send(message_id=reply.pk) is False
-    assert agent_reply_email_send(message_id=reply.pk + 1000) is False
-    assert len(mail.outbox) == 1
-
-
-def test_replies_in_a_live_chat_are_not_emailed(django_capture_on_commit_callbacks):
-    agent = make_agent()
-    agent_presence_connect(user=agent)
-    conversation = ConversationFactory(customer=CustomerFactory(email="liam@example.com"))
-    escalate(conversation, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        agent_message_send(conversation_id=conversation.pk, agent=agent, text="Hi Liam, Jana here.")
-    assert mail.outbox == []
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_a_mail_server_that_is_down_leaves_the_acknowledgement_to_retry(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 2
-    conversation = ConversationFactory(customer=CustomerFactory(email="emma@example.com"))
-    ticket, _ = conversation_human_request(conversation=conversation)
-
-    with pytest.raises(OSError):
-        follow_up_acknowledgement_send(ticket_id=ticket.pk)
-
-    ticket.refresh_from_db()
-    assert ticket.follow_up_acknowledged_at is None
 
 
 # ---------------------------------------------------------------- no open relay (an address nobody confirmed)
@@ -320,7 +172,7 @@ def test_an_acknowledgement_the_mail_server_refused_does_not_count_against_the_a
     conversation = ConversationFactory(customer=None, language="en", contact_email="visitor@example.org")
     ticket, _ = conversation_human_request(conversation=conversation)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 2
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
     with pytest.raises(OSError):
         follow_up_acknowledgement_send(ticket_id=ticket.pk)
 

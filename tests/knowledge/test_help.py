@@ -9,6 +9,7 @@ from knowledge.models import Article
 from knowledge.rendering import article_render, article_render_html
 from knowledge.services import article_index
 from tests.factories import ArticleFactory, CategoryFactory, UserFactory
+from tests.helpdesk.test_limits import cache_down
 
 pytestmark = pytest.mark.django_db
 
@@ -437,17 +438,6 @@ def test_a_signed_in_visitor_shares_the_search_budget_of_their_address(client, s
 
 
 def test_the_search_page_works_while_the_cache_is_down(client, settings):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5},
-        }
-    }
+    cache_down(settings)
     # A limit that cannot be counted lets the search through, as every limit here does.
     assert client.get(reverse("help:search"), {"q": "refund"}).status_code == 200
