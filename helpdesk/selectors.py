@@ -79,12 +79,11 @@ def conversation_erasure_check(*, conversation_id: int) -> None:
     sees it. Without the lock, a message or a copilot reply written during the erasure would be
     stored after it, in clear text.
     """
-    customer_id = Conversation.objects.filter(pk=conversation_id).values_list("customer_id", flat=True).first()
-    if customer_id is None:
-        return
-    customer = Customer.objects.filter(pk=customer_id)
+    # One query on every message and turn: the customer's row through the conversation, locked
+    # alone (an anonymous conversation has no customer and matches nothing).
+    customer = Customer.objects.filter(conversations__pk=conversation_id)
     if transaction.get_connection().in_atomic_block:
-        customer = customer.select_for_update(no_key=True)
+        customer = customer.select_for_update(no_key=True, of=("self",))
     if customer.values_list("erased_at", flat=True).first() is not None:
         raise AccessRevoked
 

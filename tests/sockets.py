@@ -3,6 +3,17 @@
 from channels.testing import WebsocketCommunicator
 
 TIMEOUT = 10
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+async def chat_open(token: str) -> WebsocketCommunicator:
+    """The chat socket of ``token``'s conversation, through the real ASGI application."""
+    from helpdesk.asgi import application
+
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{token}/", headers=[ORIGIN])
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
 
 
 async def frames_until(

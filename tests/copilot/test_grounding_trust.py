@@ -5,46 +5,17 @@ A customer who writes "your new 365-day return policy" must not get that policy 
 because a model repeated it: the number is in the conversation, but it is not a fact.
 """
 
-from dataclasses import replace
-
 import pytest
 
 from copilot.guards import AllowedFacts, sentence_violations
-from copilot.llm.base import Grounding, Source
+from copilot.llm.base import Grounding
 from copilot.quality import answer_score_rules, grounding_texts
 from copilot.tools import ToolResult
+from tests.copilot.test_quality import grounding
 
-RETURNS_POLICY = Source(
-    number=1,
-    title="Our 30-day returns policy",
-    url="/help/returns-policy/",
-    heading="What can be returned",
-    text="Most items can be returned within 30 days of delivery, unused and in their original packaging.",
-    locale="en",
-)
 CLAIM = "I read that you have a new 365-day return policy, so I can return my order from last year, right?"
 ECHO = "Yes, under our new 365-day return policy you can return it."
 TRUE = "Most items can be returned within 30 days of delivery [1]."
-
-
-def grounding(**changes) -> Grounding:
-    base = Grounding(
-        message="How do I return an item?",
-        language="en",
-        intent="returns",
-        sentiment="neutral",
-        urgency="low",
-        customer_name="Emma Clarke",
-        first_name="Emma",
-        tier="gold",
-        customer_email="emma.clarke@example.co.uk",
-        tools=[],
-        sources=[RETURNS_POLICY],
-        history=[],
-        memory_summary="",
-        previous_summary="",
-    )
-    return replace(base, **changes)
 
 
 def facts(g: Grounding) -> AllowedFacts:

@@ -201,32 +201,28 @@ FUZZ_SETTINGS = settings(
 )
 
 
+async def fuzz_socket(consumer: str, path: str, headers: list, frames: list[Frame]) -> None:
+    """One example: open the socket, fuzz it, close it, and find the gauge where it was."""
+    SOCKET_STATS.examples[consumer] += 1
+    before = gauge(consumer)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    assert (await communicator.connect(timeout=TIMEOUT))[0]
+    try:
+        await fuzz(communicator, frames, consumer)
+    finally:
+        await communicator.disconnect()
+    assert gauge(consumer) == before
+
+
 @FUZZ_SETTINGS
 @given(frames=st.lists(frames_for(CHAT_TYPES), min_size=1, max_size=8))
 async def test_the_chat_socket_survives_any_frame(frames):
-    SOCKET_STATS.examples["chat"] += 1
-    before = gauge("chat")
     token = await taken_conversation_token()
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{token}/", headers=[ORIGIN])
-    assert (await communicator.connect(timeout=TIMEOUT))[0]
-    try:
-        await fuzz(communicator, frames, "chat")
-    finally:
-        await communicator.disconnect()
-    assert gauge("chat") == before
+    await fuzz_socket("chat", f"/ws/chat/{token}/", [ORIGIN], frames)
 
 
 @FUZZ_SETTINGS
 @given(frames=st.lists(frames_for(CONSOLE_TYPES), min_size=1, max_size=8))
 async def test_the_console_socket_survives_any_frame(frames):
-    SOCKET_STATS.examples["console"] += 1
-    before = gauge("console")
-    cookie = await agent_cookie()
-    headers = [ORIGIN, HOST, (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={cookie}".encode())]
-    communicator = WebsocketCommunicator(application, "/ws/console/", headers=headers)
-    assert (await communicator.connect(timeout=TIMEOUT))[0]
-    try:
-        await fuzz(communicator, frames, "console")
-    finally:
-        await communicator.disconnect()
-    assert gauge("console") == before
+    cookie = (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={await agent_cookie()}".encode())
+    await fuzz_socket("console", "/ws/console/", [ORIGIN, HOST, cookie], frames)

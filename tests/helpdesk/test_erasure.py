@@ -20,7 +20,6 @@ from copilot.selectors import copilot_context_get
 from copilot.services import customer_message_receive, intents_import
 from copilot.taxonomy import default_examples
 from crm.models import Customer
-from helpdesk.asgi import application
 from helpdesk.identity import IdentityError, identity_hash_compute
 from helpdesk.models import Conversation, Message, Ticket
 from helpdesk.selectors import AccessRevoked
@@ -28,8 +27,8 @@ from helpdesk.services import widget_session_start
 from helpdesk.services.retention import customer_erase
 from integrations.models import IntegrationLog
 from tests.factories import AccountFactory, CustomerFactory, OrderFactory, UserFactory
+from tests.sockets import chat_open
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
 TIMEOUT = 10
 
 
@@ -140,13 +139,6 @@ async def close_worker_connections():
     await sync_to_async(connections.close_all)()
 
 
-async def chat(token: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{token}/", headers=[ORIGIN])
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
-    return communicator
-
-
 async def closed_with(communicator: WebsocketCommunicator) -> int:
     while True:
         output = await communicator.receive_output(timeout=TIMEOUT)
@@ -158,8 +150,8 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
 async def test_open_sockets_close_with_4401_when_their_customer_is_erased(close_worker_connections):
     customer, session = await database_sync_to_async(verified_session)()
     anonymous = await database_sync_to_async(widget_session_start)()
-    socket = await chat(session.token)
-    bystander = await chat(anonymous.token)
+    socket = await chat_open(session.token)
+    bystander = await chat_open(anonymous.token)
     await socket.send_json_to({"type": "ping"})
     assert (await socket.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
 
@@ -171,7 +163,7 @@ async def test_open_sockets_close_with_4401_when_their_customer_is_erased(close_
     assert (await bystander.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
     await bystander.disconnect()
     # The same token cannot open a new one.
-    again = await chat(session.token)
+    again = await chat_open(session.token)
     assert await closed_with(again) == 4401
     await socket.disconnect()
     await again.disconnect()
@@ -180,7 +172,7 @@ async def test_open_sockets_close_with_4401_when_their_customer_is_erased(close_
 @pytest.mark.django_db(transaction=True)
 async def test_a_message_sent_as_the_erasure_commits_closes_the_socket_and_is_not_stored(close_worker_connections):
     customer, session = await database_sync_to_async(verified_session)()
-    socket = await chat(session.token)
+    socket = await chat_open(session.token)
     # Erased without the broadcast reaching this socket (another process's layer was down, say).
     await database_sync_to_async(Customer.objects.filter(pk=customer.pk).update)(erased_at=timezone.now())
     await socket.send_json_to({"type": "message", "text": "I live at Lidická 5", "client_id": "c1"})
@@ -259,7 +251,7 @@ def test_a_turn_under_way_when_the_customer_is_erased_keeps_nothing(openai_serve
 @pytest.mark.django_db(transaction=True)
 async def test_asking_for_a_human_after_a_missed_erasure_closes_the_socket(close_worker_connections):
     customer, session = await database_sync_to_async(verified_session)()
-    socket = await chat(session.token)
+    socket = await chat_open(session.token)
     # Erased where this socket's broadcast never arrives (another process's channel layer).
     await database_sync_to_async(Customer.objects.filter(pk=customer.pk).update)(erased_at=timezone.now())
     await socket.send_json_to({"type": "human"})

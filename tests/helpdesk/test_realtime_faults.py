@@ -23,16 +23,15 @@ from copilot.models import CopilotTurn
 from copilot.services import customer_message_receive, intents_import
 from copilot.taxonomy import default_examples
 from helpdesk import realtime
-from helpdesk.asgi import application
 from helpdesk.consumers import CLOSE_RECONNECT
 from helpdesk.models import Message
 from helpdesk.services import widget_session_start
 from tests.factories import ConversationFactory
 from tests.helpdesk.conftest import free_port
+from tests.sockets import chat_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
 TIMEOUT = 10
 
 
@@ -65,13 +64,6 @@ async def close_worker_connections():
     yield
     # The consumers' queries ran on asgiref's worker thread; close them so the test database can be dropped.
     await sync_to_async(connections.close_all)()
-
-
-async def chat(token: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, f"/ws/chat/{token}/", headers=[ORIGIN])
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
-    return communicator
 
 
 async def frames_until(communicator: WebsocketCommunicator, kind: str) -> list[dict]:
@@ -195,7 +187,7 @@ async def test_a_turn_whose_live_stream_is_lost_is_traced_and_stored(redis_layer
 
 async def test_the_socket_outlives_the_channel_layer_and_asks_its_client_back(redis_layer, taxonomy):
     session = await database_sync_to_async(widget_session_start)()
-    communicator = await chat(session.token)
+    communicator = await chat_open(session.token)
     await communicator.send_json_to({"type": "resume", "last_id": 0})
     await frames_until(communicator, "resumed")
     redis_layer.kill()
@@ -210,7 +202,7 @@ async def test_the_socket_outlives_the_channel_layer_and_asks_its_client_back(re
     # Back: the socket closes with 4012 for the client to reconnect and catch up.
     output = await communicator.receive_output(timeout=TIMEOUT)
     assert output == {"type": "websocket.close", "code": CLOSE_RECONNECT}
-    again = await chat(session.token)
+    again = await chat_open(session.token)
     await again.send_json_to({"type": "resume", "last_id": 0})
     replay = [f["message"] for f in await frames_until(again, "resumed") if f["type"] == "message"]
     assert [m["id"] for m in replay if m["id"] in (message_id, turn.reply_id)] == [message_id, turn.reply_id]
@@ -230,7 +222,7 @@ async def test_a_receive_that_outlives_the_socket_timeout_is_not_an_outage(setti
         }
     }
     session = await database_sync_to_async(widget_session_start)()
-    communicator = await chat(session.token)
+    communicator = await chat_open(session.token)
     assert await communicator.receive_nothing(timeout=2)
     group = realtime.conversation_group(session.conversation.pk)
     assert await realtime.agroup_send(group, {"type": "typing", "x": 2})
@@ -249,14 +241,14 @@ async def test_a_socket_that_asked_its_client_back_does_not_close_the_next_one(s
         }
     }
     session = await database_sync_to_async(widget_session_start)()
-    first = await chat(session.token)
+    first = await chat_open(session.token)
     redis.kill()
     await first.send_json_to({"type": "ping"})
     assert (await frames_until(first, "pong"))[-1] == {"type": "pong"}
     await asyncio.sleep(1.5)
     await asyncio.to_thread(redis.start)
     assert await first.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": CLOSE_RECONNECT}
-    again = await chat(session.token)
+    again = await chat_open(session.token)
     assert await again.receive_nothing(timeout=3)
     await realtime.agroup_send(realtime.conversation_group(session.conversation.pk), {"type": "typing", "x": 3})
     assert (await again.receive_json_from(timeout=TIMEOUT)) == {"type": "typing", "x": 3}
